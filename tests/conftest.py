@@ -1,0 +1,21 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mirror_dir() -> Path:
+    """The offline dataset mirror: ``$IMBLLM_DATA_DIR``, else ``../shared/datasets``.
+
+    Tests that need the paper's files are skipped, with the reason, where it is absent.
+    """
+    env = os.environ.get("IMBLLM_DATA_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    if not path.is_dir():
+        pytest.skip(f"dataset mirror {path} not found; set IMBLLM_DATA_DIR to the folder of CSVs")
+    return path
