@@ -1,0 +1,213 @@
+"""Classical oversamplers behind the project's contract: thin wrappers of imbalanced-learn.
+
+* ``Standard``: no oversampling (the reference row).
+* ``RandomOversampler``: random duplication of minority rows.
+* ``SMOTE`` / ``ADASYN``: interpolate numerically encoded features. Categorical columns named in
+  ``categorical_features`` are ordinal-coded for the interpolation and rounded back to the
+  nearest valid category (the corrected mode's fix); with ``categorical_features=[]`` every
+  column is treated as continuous, which is what the published protocol does with its codes.
+* ``SMOTENC``: categorical columns declared.
+
+With ``MIN_NEIGHBOUR_ROWS`` (5) minority rows or fewer, the neighbour-based methods fall back
+to random oversampling, as the authors' code does, and record it in ``fallback_``.
+
+``sampling_strategy``: ``"minority"`` (default) brings the minority class up to the largest
+class, the ``n_gen`` rows every method of the benchmark generates; ``"auto"`` is
+imbalanced-learn's default (every class but the majority), which the published protocol uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from imblearn import over_sampling
+
+from imbllm.base import MIN_NEIGHBOUR_ROWS, BaseOversampler, Generated, class_counts
+
+
+class Standard(BaseOversampler):
+    """No oversampling: returns the input unchanged (the "standard" reference row)."""
+
+    generates = False
+
+    def __init__(self, categorical_features="auto", random_state=None):
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+    def _generate(self, X, y, n):
+        return Generated(X=X.iloc[:0], y=y.iloc[:0])
+
+
+class _ImblearnSampler(BaseOversampler):
+    """Shared plumbing: strategy, encoding, the small-minority fallback."""
+
+    _sampler_cls: type | None = None
+    #: Whether categorical columns are coded to numbers before the sampler sees them.
+    _encode_categories = True
+
+    def _strategy(self, y: pd.Series):
+        if self.sampling_strategy == "minority":
+            counts = class_counts(y)
+            return {self.minority_class_: int(counts.max())}
+        if self.sampling_strategy == "auto":
+            return "auto"
+        raise ValueError(
+            f"sampling_strategy must be 'minority' or 'auto', got {self.sampling_strategy!r}."
+        )
+
+    def _n_requested(self, y):
+        counts = class_counts(y)
+        if self.sampling_strategy == "auto":
+            return int((counts.max() - counts).sum())
+        return int(counts.max() - counts.min())
+
+    def _make(self, strategy):
+        raise NotImplementedError
+
+    def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
+        if not self._encode_categories:
+            return X
+        out = X.copy()
+        for c in self.schema_.categorical:
+            out[c] = pd.Categorical(X[c], categories=self.schema_.categories[c]).codes.astype(float)
+        return out
+
+    def _decode(self, Xn: pd.DataFrame) -> pd.DataFrame:
+        if not self._encode_categories:
+            return Xn
+        out = Xn.copy()
+        for c in self.schema_.categorical:
+            cats = np.asarray(self.schema_.categories[c], dtype=object)
+            idx = np.clip(np.rint(Xn[c].to_numpy(dtype=float)), 0, len(cats) - 1).astype(int)
+            out[c] = cats[idx]
+        return out
+
+    def _generate(self, X, y, n):
+        strategy = self._strategy(y)
+        small = int(class_counts(y).min()) <= MIN_NEIGHBOUR_ROWS
+        fallback = None
+        if small:
+            sampler = over_sampling.RandomOverSampler(
+                sampling_strategy=strategy, random_state=self.random_state
+            )
+            fallback = (
+                f"{int(class_counts(y).min())} minority rows (<= {MIN_NEIGHBOUR_ROWS}): "
+                "random oversampling instead of " + type(self).__name__
+            )
+            Xn = X
+        else:
+            sampler = self._make(strategy)
+            Xn = self._encode(X)
+        X_res, y_res = sampler.fit_resample(Xn, y)
+        X_new = X_res.iloc[len(X):].reset_index(drop=True)
+        y_new = pd.Series(np.asarray(y_res)[len(X):], name=y.name)
+        if not small:
+            X_new = self._decode(X_new)
+        return Generated(X=X_new, y=y_new, fallback=fallback)
+
+
+class RandomOversampler(_ImblearnSampler):
+    """Random duplication of minority rows (imbalanced-learn ``RandomOverSampler``)."""
+
+    _encode_categories = False
+
+    def __init__(self, sampling_strategy="minority", categorical_features="auto", random_state=None):
+        self.sampling_strategy = sampling_strategy
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+    def _make(self, strategy):
+        return over_sampling.RandomOverSampler(sampling_strategy=strategy, random_state=self.random_state)
+
+
+class SMOTE(_ImblearnSampler):
+    """SMOTE (imbalanced-learn) on numerically encoded features.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"a": range(20), "c": ["x", "y"] * 10})
+    >>> y = pd.Series([0] * 14 + [1] * 6)
+    >>> Xr, yr = SMOTE(random_state=0).fit_resample(X, y)
+    >>> int((yr == 1).sum()), sorted(Xr["c"].unique())
+    (14, ['x', 'y'])
+    """
+
+    def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
+        self.k_neighbors = k_neighbors
+        self.sampling_strategy = sampling_strategy
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+    def _make(self, strategy):
+        return over_sampling.SMOTE(
+            sampling_strategy=strategy, k_neighbors=self.k_neighbors, random_state=self.random_state
+        )
+
+
+class ADASYN(_ImblearnSampler):
+    """ADASYN (imbalanced-learn) on numerically encoded features.
+
+    ADASYN decides per seed row how many rows to create and rounds each count, so its total can
+    differ from ``n_requested_`` by a few rows; ``n_generated_`` records what it made. When no
+    neighbour of any minority row belongs to another class, ADASYN cannot weight its seeds:
+    this sampler then falls back to SMOTE and records it.
+    """
+
+    def __init__(self, n_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
+        self.n_neighbors = n_neighbors
+        self.sampling_strategy = sampling_strategy
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+    def _make(self, strategy):
+        return over_sampling.ADASYN(
+            sampling_strategy=strategy, n_neighbors=self.n_neighbors, random_state=self.random_state
+        )
+
+    def _generate(self, X, y, n):
+        try:
+            return super()._generate(X, y, n)
+        except RuntimeError as exc:
+            # imbalanced-learn raises this when every neighbour is a minority row.
+            if "neighbo" not in str(exc):
+                raise
+            out = SMOTE(
+                k_neighbors=self.n_neighbors,
+                sampling_strategy=self.sampling_strategy,
+                random_state=self.random_state,
+            )
+            out.schema_, out.minority_class_ = self.schema_, self.minority_class_
+            gen = out._generate(X, y, n)
+            gen.fallback = f"ADASYN could not weight its seeds ({exc}); SMOTE used instead"
+            return gen
+
+
+class SMOTENC(_ImblearnSampler):
+    """SMOTE-NC (imbalanced-learn) with the categorical columns declared."""
+
+    _encode_categories = False
+
+    def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
+        self.k_neighbors = k_neighbors
+        self.sampling_strategy = sampling_strategy
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+    def _make(self, strategy):
+        cats = self.schema_.categorical
+        if not cats:
+            # SMOTE-NC needs a categorical column; without one it is SMOTE.
+            return over_sampling.SMOTE(
+                sampling_strategy=strategy, k_neighbors=self.k_neighbors, random_state=self.random_state
+            )
+        if len(cats) == len(self.schema_.columns):
+            return over_sampling.SMOTEN(
+                sampling_strategy=strategy, k_neighbors=self.k_neighbors, random_state=self.random_state
+            )
+        return over_sampling.SMOTENC(
+            categorical_features=cats,
+            sampling_strategy=strategy,
+            k_neighbors=self.k_neighbors,
+            random_state=self.random_state,
+        )

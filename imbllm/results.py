@@ -1,0 +1,128 @@
+"""Read the tracking store into one flat frame, and shape it into the paper's tables.
+
+Tables are built from logged runs only: never typed by hand.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from imbllm.tracking import DEFAULT_URI
+
+KEYS = ["experiment", "dataset", "method", "classifier", "ratio", "seed", "protocol"]
+
+DATASET_ORDER = ["german", "fuel", "insurance", "housing", "bank", "adult", "gem_price", "car", "sick", "credit_card"]
+METHOD_ORDER = [
+    "standard", "balance", "random", "smote", "smote_nc", "adasyn", "ctgan", "tvae",
+    "great", "taptap", "pred_llm", "imbllm",
+    "imbllm_no_feature_prompt", "imbllm_random_perm", "imbllm_no_interp",
+]
+#: Rows that use more data than the oversamplers (an upper reference): never marked best.
+REFERENCE_ONLY = ("balance",)
+
+
+def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | None = None) -> pd.DataFrame:
+    """One row per finished run: the keys, every metric, ``run_id`` and ``artifact_uri``.
+
+    When a configuration was run more than once (``force=true``), the latest run counts.
+    """
+    import mlflow
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    exps = client.search_experiments()
+    by_id = {e.experiment_id: e.name for e in exps}
+    ids = [e.experiment_id for e in exps if experiment_names is None or e.name in experiment_names]
+    if not ids:
+        return pd.DataFrame(columns=KEYS + ["run_id", "artifact_uri"])
+    rows = []
+    for run in _search_all(client, ids):
+        p, m, t = run.data.params, run.data.metrics, run.data.tags
+        row = {
+            "run_id": run.info.run_id,
+            "artifact_uri": run.info.artifact_uri,
+            "start_time": run.info.start_time,
+            "end_time": run.info.end_time,
+            "experiment": by_id[run.info.experiment_id],
+            "dataset": p.get("dataset"),
+            "method": p.get("method"),
+            "classifier": p.get("classifier"),
+            "ratio": float(p.get("ratio", "nan")),
+            "seed": int(p.get("seed", -1)),
+            "protocol": p.get("protocol"),
+            "run_key": t.get("run_key"),
+            "fallback": t.get("fallback"),
+            "backbone": t.get("backbone"),
+            "code_version": t.get("code_version"),
+        }
+        row.update(m)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=KEYS + ["run_id", "artifact_uri"])
+    df = df.sort_values("start_time").drop_duplicates(["experiment", "run_key"], keep="last")
+    return df.reset_index(drop=True)
+
+
+def _search_all(client, ids):
+    token = None
+    while True:
+        page = client.search_runs(
+            ids, filter_string="attributes.status = 'FINISHED'", max_results=5000, page_token=token
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def _order(values, order):
+    known = [v for v in order if v in set(values)]
+    return known + sorted(set(values) - set(order))
+
+
+def summary_table(
+    runs: pd.DataFrame, metric: str, *, higher_is_better: bool = True, decimals: int = 4
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Datasets x methods: mean and population std over seeds, and per-dataset ranks.
+
+    Returns ``(mean, std, rank)``; ``rank`` excludes the reference-only rows and has one
+    extra row, ``avg rank``.
+    """
+    g = runs.groupby(["dataset", "method"])[metric]
+    mean = g.mean().unstack("method")
+    std = g.std(ddof=0).unstack("method")
+    datasets = _order(mean.index, DATASET_ORDER)
+    methods = _order(mean.columns, METHOD_ORDER)
+    mean, std = mean.loc[datasets, methods], std.loc[datasets, methods]
+    ranked = [m for m in methods if m not in REFERENCE_ONLY]
+    rank = mean[ranked].round(decimals).rank(axis=1, ascending=not higher_is_better, method="average")
+    rank.loc["avg rank"] = rank.mean(axis=0)
+    return mean, std, rank
+
+
+def format_table(mean: pd.DataFrame, std: pd.DataFrame, rank: pd.DataFrame, *, higher_is_better: bool = True, decimals: int = 4) -> str:
+    """Markdown: ``mean (std)``, best per dataset in bold, an average-rank row."""
+    methods = list(mean.columns)
+    lines = ["| dataset | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for d in mean.index:
+        row = mean.loc[d]
+        candidates = row[[m for m in methods if m not in REFERENCE_ONLY]].round(decimals)
+        best = candidates.max() if higher_is_better else candidates.min()
+        cells = []
+        for m in methods:
+            v, s = row[m], std.loc[d, m]
+            if pd.isna(v):
+                cells.append("—")
+                continue
+            text = f"{v:.{decimals}f} ({s:.{decimals}f})"
+            if m not in REFERENCE_ONLY and np.isclose(round(v, decimals), best):
+                text = f"**{text}**"
+            cells.append(text)
+        lines.append(f"| {d} | " + " | ".join(cells) + " |")
+    avg = rank.loc["avg rank"]
+    lines.append("| avg rank | " + " | ".join("—" if m in REFERENCE_ONLY else f"{avg[m]:.2f}" for m in methods) + " |")
+    return "\n".join(lines)

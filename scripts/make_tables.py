@@ -1,0 +1,94 @@
+"""Write the paper's tables from the tracking store.
+
+    python scripts/make_tables.py                         # every experiment in the store
+    python scripts/make_tables.py --experiment quickstart --print
+
+For each experiment, protocol mode and classifier: one markdown table per metric (datasets x
+methods, mean (std) over seeds with the population std, 4 decimals, best per dataset in bold,
+an average-rank row), under ``results/tables/<experiment>/``. Each file names the command that
+made the runs and the sweep's wall time, both read from the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from imbllm.results import format_table, load_runs, summary_table  # noqa: E402
+
+# Per protocol mode: the paper's two metrics first, then the rest of protocol.md §3.
+METRICS = {
+    "published": ["f1_published", "auc_published", "accuracy"],
+    "corrected": ["f1_minority", "roc_auc", "f1_macro", "pr_auc", "balanced_accuracy", "g_mean", "mcc"],
+}
+SWEEP_COMMANDS = {
+    "quickstart": "make run  (imbllm-bench experiment=quickstart)",
+    "paper_classical": "imbllm-bench experiment=paper_classical",
+    "paper_llm": "imbllm-bench experiment=paper_llm",
+    "paper": "imbllm-bench experiment=paper",
+}
+
+
+def wall_time(runs) -> str:
+    start, end = runs["start_time"].min(), runs["end_time"].max()
+    busy = runs.get("run_seconds")
+    span = (end - start) / 1000.0
+    text = f"{span / 60:.1f} min from first start to last end"
+    if busy is not None:
+        text += f", {busy.sum() / 60:.1f} min summed over {len(runs)} runs"
+    return text
+
+
+def write_tables(runs, out_dir: Path, experiment: str, echo: bool = False) -> list[Path]:
+    written = []
+    exp_runs = runs[runs["experiment"] == experiment]
+    for (mode, clf), part in exp_runs.groupby(["protocol", "classifier"]):
+        for metric in METRICS.get(mode, []):
+            if metric not in part or part[metric].isna().all():
+                continue
+            mean, std, rank = summary_table(part, metric)
+            body = format_table(mean, std, rank)
+            seeds = sorted(part["seed"].unique())
+            head = (
+                f"# {metric} — {experiment}, protocol={mode}, classifier={clf}\n\n"
+                f"Mean (population std) over seeds {seeds}, ratio {sorted(part['ratio'].unique())}; "
+                "best per dataset in bold (the 'balance' reference excluded).\n"
+                f"Runs: `{SWEEP_COMMANDS.get(experiment, f'imbllm-bench experiment={experiment}')}`; "
+                f"this file: `python scripts/make_tables.py --experiment {experiment}`.\n"
+                f"Sweep wall time: {wall_time(part)}. Code versions: "
+                f"{', '.join(sorted(part['code_version'].dropna().unique()))}. "
+                f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(part)} runs.\n\n"
+            )
+            path = out_dir / experiment / f"{mode}_{clf}_{metric}.md"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(head + body + "\n")
+            written.append(path)
+            if echo:
+                print(f"\n{metric} ({mode}, {clf})\n{body}")
+    return written
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tracking-uri", default=None)
+    ap.add_argument("--experiment", action="append", help="experiment name(s); default: all")
+    ap.add_argument("--out", default="results/tables")
+    ap.add_argument("--print", action="store_true", help="also print the tables")
+    args = ap.parse_args(argv)
+    runs = load_runs(args.tracking_uri, args.experiment)
+    if runs.empty:
+        print("No finished runs in the tracking store: run imbllm-bench first.", file=sys.stderr)
+        return 1
+    written = []
+    for exp in sorted(runs["experiment"].unique()):
+        written += write_tables(runs, Path(args.out), exp, echo=args.print)
+    print(f"wrote {len(written)} tables under {args.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
