@@ -188,7 +188,9 @@ def execute_run(
     S = new[(y_res.iloc[len(X_in):] == split.minority).to_numpy()].reset_index(drop=True)
     if mode == "published" and method.published_input != "original":
         S = decode_ordinal(S, split.X_train if method.train_on == "full_split" else split.X_imb, categorical)
-    if synthetic_metrics is not None and method.family != "reference":
+    # "balance" trains on other real rows, not synthetic ones: nothing to judge. "standard" has
+    # no synthetic rows, but its dum_reference (real minority vs unseen minority) is the baseline.
+    if synthetic_metrics is not None and method.train_on == "imbalanced":
         R = split.X_imb[(split.y_imb == split.minority).to_numpy()].reset_index(drop=True)
         U = split.X_test[(split.y_test == split.minority).to_numpy()].reset_index(drop=True)
         metrics.update(synthetic_metrics(S, R, U, numeric, categorical))

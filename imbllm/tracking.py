@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,7 +32,8 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
     """``{"a": {"b": 1}} -> {"a.b": "1"}``, values as strings (MLflow params)."""
     out: dict[str, str] = {}
     for k, v in d.items():
-        name = f"{prefix}{k}"
+        # MLflow keys allow only alphanumerics and _ - . space : / (class names like "<=50K" do not).
+        name = re.sub(r"[^\w\-. :/]", "_", f"{prefix}{k}")
         if isinstance(v, dict):
             out.update(flatten(v, name + "."))
         else:
