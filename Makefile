@@ -15,7 +15,6 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	# CPU build of PyTorch first, so the llm extra does not pull a CUDA build.
 	# GPU machines: see README ("GPU install").
 	$(BIN)/pip install -q "torch==$${IMBLLM_TORCH_VERSION:-2.13.0}"
