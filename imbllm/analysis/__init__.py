@@ -1,0 +1,1 @@
+"""Analysis of logged runs: rank statistics, figures, findings and the generated report."""

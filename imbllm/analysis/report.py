@@ -1,0 +1,263 @@
+"""Build ``results/report.md`` and its figures from a frame of logged runs.
+
+The frame is what :func:`imbllm.results.load_runs` returns: one row per finished run with the
+keys (``dataset, method, classifier, ratio, seed, protocol``), every metric and
+``artifact_uri``. Everything in the report is computed here from that frame, the runs'
+``synthetic.csv`` artifacts and the datasets; nothing is typed by hand.
+
+    python scripts/make_report.py            # the entry point
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from imbllm.analysis import figures, findings
+from imbllm.analysis.stats import Comparison, compare, seed_means
+from imbllm.metrics import SYNTHETIC_METRICS, goal, higher_is_better
+
+log = logging.getLogger(__name__)
+
+#: Which logged metrics are "F1" and "AUC" in each protocol mode (protocol.md §3).
+MODE_METRICS = {
+    "published": {"F1": "f1_published", "AUC": "auc_published"},
+    "corrected": {"F1": "f1_minority", "AUC": "roc_auc"},
+}
+#: Rows that are references, not competitors: left out of ranks and tests.
+REFERENCE_ROWS = ("balance",)
+FIGURE_PREFIXES = ("cd_", "dum_", "embedding_")
+
+
+@dataclass
+class ReportOptions:
+    """What to report on. ``None`` picks the default slice from what the runs hold."""
+
+    reference: str = "imbllm"
+    ratio: float | None = None
+    protocol: str | None = None
+    classifier: str | None = None
+    embeddings: bool = True
+    n_points: int = 200
+    alpha: float = 0.05
+    source: str = "the tracking store"
+
+
+def _pick(values: pd.Series, preferred):
+    """``preferred`` if some run has it, else the most common value."""
+    if (values == preferred).any():
+        return preferred
+    return values.mode().iloc[0]
+
+
+def build_report(
+    runs: pd.DataFrame, out_dir: str | Path, options: ReportOptions | None = None, *,
+    load_synthetic: Callable[[pd.Series], pd.DataFrame | None] | None = None,
+    load_real: Callable[[str, int, float], tuple] | None = None,
+) -> Path:
+    """Write ``out_dir/report.md`` and ``out_dir/figures/*.png``; return the report path.
+
+    ``load_synthetic(run_row)`` returns a run's synthetic feature rows; ``load_real(dataset,
+    seed, ratio)`` returns ``(R, U, numeric, categorical)``. The defaults read the MLflow
+    artifact and rebuild the split; tests pass stand-ins.
+    """
+    opt = options or ReportOptions()
+    if runs.empty:
+        raise ValueError(f"{opt.source} holds no finished runs; run a sweep first "
+                         "(imbllm-bench -m experiment=...).")
+    out_dir, fig_dir = Path(out_dir), Path(out_dir) / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for old in fig_dir.glob("*.png"):
+        if old.name.startswith(FIGURE_PREFIXES):
+            old.unlink()  # figures of methods or datasets no longer in the store
+    for name, wanted in (("ratio", opt.ratio), ("protocol", opt.protocol),
+                         ("classifier", opt.classifier)):
+        if wanted is not None and not (runs[name] == wanted).any():
+            raise ValueError(f"No run has {name}={wanted!r}; the runs hold "
+                             f"{sorted(runs[name].dropna().unique().tolist())}.")
+    ratio = _pick(runs["ratio"], 0.2 if opt.ratio is None else opt.ratio)
+    at_ratio = runs[runs["ratio"] == ratio]
+    protocol = _pick(at_ratio["protocol"], opt.protocol or "corrected")
+    classifier = _pick(at_ratio["classifier"], opt.classifier or "xgboost")
+    competing = at_ratio[~at_ratio["method"].isin(REFERENCE_ROWS)]
+
+    md = [_header(runs, opt, ratio, protocol, classifier)]
+    # -- comparisons --------------------------------------------------------------------
+    comparisons: list[tuple[str, Comparison]] = []
+    for mode, names in MODE_METRICS.items():
+        sl = competing[(competing["protocol"] == mode) & (competing["classifier"] == classifier)]
+        for short, metric in names.items():
+            if metric in sl.columns and sl[metric].notna().any():
+                comparisons.append((f"{short} ({mode} protocol, {classifier})",
+                                    compare(sl, metric, goal(metric), reference=opt.reference,
+                                            alpha=opt.alpha)))
+    synth = competing[competing["protocol"] == protocol]
+    synth = synth[synth["dum"].notna()] if "dum" in synth.columns else synth.iloc[:0]
+    for metric in SYNTHETIC_METRICS:
+        if metric != "dum_reference" and metric in synth.columns and synth[metric].notna().any():
+            comparisons.append((f"{metric} ({protocol} protocol)",
+                                compare(synth, metric, goal(metric), reference=opt.reference,
+                                        alpha=opt.alpha)))
+
+    md.append("## Findings\n")
+    md += [findings.comparison_paragraph(c, label) + "\n" for label, c in comparisons]
+    if "dum_ratio" in synth.columns and len(synth):
+        md.append(findings.dum_ratio_paragraph(seed_means(synth, "dum_ratio"), opt.reference)
+                  + "\n")
+
+    md.append("## Classification\n")
+    md.append("Mean (population std) over seeds, best per dataset in bold; `balance` is the "
+              "reference trained on the training split before the minority was cut.\n")
+    for mode, names in MODE_METRICS.items():
+        for clf in sorted(at_ratio["classifier"].dropna().unique()):
+            sl = at_ratio[(at_ratio["protocol"] == mode) & (at_ratio["classifier"] == clf)]
+            for short, metric in names.items():
+                if metric in sl.columns and sl[metric].notna().any():
+                    md.append(f"### {short}: `{metric}`, {mode} protocol, {clf}, ratio {ratio}\n")
+                    md.append(_table(sl, metric) + "\n")
+
+    md.append(f"## Synthetic data ({protocol} protocol, ratio {ratio})\n")
+    md.append("Mean (population std) over seeds (and classifiers, which share the synthetic "
+              "rows). Definitions: protocol.md §4; implementation: imbllm/metrics/synthetic.py "
+              "(distance-based metrics on a seeded subsample of at most the logged cap of rows "
+              "per set).\n")
+    for metric in SYNTHETIC_METRICS:
+        if metric in synth.columns and synth[metric].notna().any():
+            arrow = "higher is better" if higher_is_better(metric) else "lower is better"
+            md.append(f"### `{metric}` ({arrow})\n")
+            md.append(_table(synth, metric) + "\n")
+
+    md.append("## Ranks and tests\n")
+    md.append(_rank_table(comparisons) + "\n")
+    for i, (label, c) in enumerate(comparisons):
+        name = f"cd_{i:02d}_{c.metric}.png"
+        figures.cd_diagram(c, fig_dir / name, title=f"{label}: average ranks (1 = best), "
+                           f"Friedman {findings.fmt_p(c.friedman.pvalue)}, CD = {c.cd:.2f}")
+        md.append(f"### {label}\n")
+        md += [f"- {note}" for note in c.notes]
+        md.append(f"\n![critical difference diagram of {c.metric}](figures/{name})\n")
+        if c.wilcoxon is not None:
+            md.append(_wilcoxon_table(c) + "\n")
+
+    md.append("## Figures per dataset\n")
+    md += _dataset_figures(synth, fig_dir, opt, ratio, load_synthetic, load_real)
+    path = out_dir / "report.md"
+    path.write_text("\n".join(md).rstrip() + "\n")
+    return path
+
+
+def _header(runs, opt, ratio, protocol, classifier) -> str:
+    def listing(col):
+        return ", ".join(map(str, sorted(runs[col].dropna().unique().tolist())))
+
+    versions = runs["code_version"].dropna().unique().tolist() if "code_version" in runs else []
+    return (
+        "# ImbLLM benchmark report\n\n"
+        f"Generated by `python scripts/make_report.py` from {opt.source}; do not edit by "
+        "hand.\n\n"
+        f"- finished runs: {len(runs)}\n- experiments: {listing('experiment')}\n"
+        f"- datasets: {listing('dataset')}\n- methods: {listing('method')}\n"
+        f"- classifiers: {listing('classifier')}; protocols: {listing('protocol')}; "
+        f"ratios: {listing('ratio')}; seeds: {listing('seed')}\n"
+        f"- code versions: {', '.join(map(str, sorted(versions))) or 'not logged'}\n"
+        f"- tests: ratio {ratio}; classification ranks use {classifier}, synthetic-data ranks "
+        f"the {protocol} protocol; reference method `{opt.reference}`; `balance` left out of "
+        f"ranks; alpha = {opt.alpha}\n"
+    )
+
+
+def _table(runs: pd.DataFrame, metric: str) -> str:
+    from imbllm.results import format_table, summary_table
+
+    sub = runs[runs[metric].notna()]
+    hib = higher_is_better(metric)
+    mean, std, rank = summary_table(sub, metric, higher_is_better=hib)
+    return format_table(mean, std, rank, higher_is_better=hib)
+
+
+def _rank_table(comparisons: list[tuple[str, Comparison]]) -> str:
+    from imbllm.results import METHOD_ORDER
+
+    present = {m for _, c in comparisons for m in c.ranks.index}
+    methods = [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+    head = "| metric | N | Friedman p | CD | " + " | ".join(methods) + " |"
+    lines = [head, "|---" * (len(methods) + 4) + "|"]
+    for label, c in comparisons:
+        cells = [f"{c.ranks[m]:.2f}" if m in c.ranks else "—" for m in methods]
+        lines.append(f"| {label} | {c.friedman.n_datasets} | "
+                     f"{findings.fmt_p(c.friedman.pvalue, bare=True)}"
+                     f" | {c.cd:.2f} | " + " | ".join(cells) + " |")
+    return "Average ranks (1 = best) over the datasets each test used:\n\n" + "\n".join(lines)
+
+
+def _wilcoxon_table(c: Comparison) -> str:
+    lines = [f"{c.reference} against each baseline (difference oriented so that positive "
+             "favours it):\n", "| baseline | datasets | wins | ties | losses | median diff | "
+             "W | p | p (Holm) | significant |", "|---" * 10 + "|"]
+    for r in c.wilcoxon.itertuples():
+        lines.append(f"| {r.baseline} | {r.n} | {r.wins} | {r.ties} | {r.losses} | "
+                     f"{r.median_diff:.4f} | {r.statistic:.1f} | {findings.fmt_p(r.p, bare=True)} | "
+                     f"{findings.fmt_p(r.p_holm, bare=True)} | {'yes' if r.significant else 'no'} |")
+    return "\n".join(lines)
+
+
+def _dataset_figures(synth, fig_dir, opt, ratio, load_synthetic, load_real) -> list[str]:
+    md = []
+    for dataset in sorted(synth["dataset"].unique()):
+        sub = synth[synth["dataset"] == dataset]
+        md.append(f"### {dataset}\n")
+        figures.dum_bars(sub, dataset, fig_dir / f"dum_{dataset}.png", highlight=opt.reference)
+        md.append(f"![dum per method on {dataset}](figures/dum_{dataset}.png)\n")
+        if not opt.embeddings:
+            continue
+        seed = int(sub["seed"].min())
+        picked = sub[sub["seed"] == seed].sort_values(["method", "classifier"])
+        picked = picked.drop_duplicates("method")
+        load_s = load_synthetic or _download_synthetic
+        R, U, numeric, categorical = (load_real or _rebuild_real)(dataset, seed, ratio)
+        S, missing = {}, []
+        for row in picked.itertuples(index=False):
+            frame = load_s(pd.Series(row._asdict()))
+            if frame is None or len(frame) == 0:
+                missing.append(row.method)
+            else:
+                S[row.method] = frame
+        if missing:
+            md.append(f"No synthetic rows could be read for: {', '.join(missing)}.\n")
+        name = f"embedding_{dataset}.png"
+        figures.embedding(R, U, S, numeric, categorical, fig_dir / name, n_points=opt.n_points,
+                          title=f"{dataset}, seed {seed}: real training minority (grey), test "
+                          "minority (blue), synthetic rows (orange)")
+        md.append(f"![t-SNE of {dataset}](figures/{name})\n")
+    return md
+
+
+def _download_synthetic(run: pd.Series) -> pd.DataFrame | None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{run['artifact_uri']}/synthetic.csv")
+    except (MlflowException, OSError) as err:
+        # The report says which methods lack rows; the other figures are still right.
+        log.warning("run %s (%s): no synthetic.csv artifact (%s)", run["run_id"], run["method"],
+                    err)
+        return None
+    # Everything as text: categorical codes such as "01" must not turn into numbers.
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _rebuild_real(dataset: str, seed: int, ratio: float):
+    from imbllm.data import load_dataset
+    from imbllm.protocol import make_split
+
+    data = load_dataset(dataset)
+    split = make_split(data.X, data.y, seed=seed, ratio=ratio)
+    R = split.X_imb[split.y_imb == split.minority]
+    U = split.X_test[split.y_test == split.minority]
+    return R, U, list(data.spec.numeric), list(data.spec.categorical)

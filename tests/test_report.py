@@ -1,0 +1,176 @@
+"""The generated report: its tables, its verdicts, its figures, and a run from a real store."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fake_runs import make_runs
+
+from imbllm.analysis.report import ReportOptions, build_report
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def images(md: str, out: Path) -> list[Path]:
+    return [out / p for p in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)]
+
+
+def paragraph(md: str, label: str) -> str:
+    return next(p for p in md.split("\n\n") if p.startswith(f"**{label}**"))
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    (out / "figures").mkdir()
+    (out / "figures" / "cd_99_gone.png").write_bytes(PNG)  # a figure from an older store
+    (out / "figures" / "keep_me.png").write_bytes(PNG)  # not ours: left alone
+    path = build_report(make_runs(), out, ReportOptions(embeddings=False))
+    return out, path.read_text()
+
+
+def test_tables_of_both_protocol_modes(planted):
+    _, md = planted
+    for heading in ("### F1: `f1_published`, published protocol, xgboost",
+                    "### AUC: `auc_published`, published protocol, catboost",
+                    "### F1: `f1_minority`, corrected protocol, xgboost",
+                    "### AUC: `roc_auc`, corrected protocol, catboost",
+                    "### `dum` (lower is better)", "### `fidelity_distance` (lower is better)"):
+        assert heading in md
+    # Synthetic tables hold the oversamplers only (standard and balance create no rows).
+    dum_table = md.split("### `dum` (lower is better)")[1].split("###")[0]
+    assert "| dataset | smote_nc | ctgan | tvae | imbllm |" in dum_table
+
+
+def test_findings_follow_the_planted_numbers(planted):
+    _, md = planted
+    f1 = paragraph(md, "F1 (corrected protocol, xgboost)")
+    assert "imbllm has the best average rank (1.00)" in f1
+    assert "support the paper's claim that ImbLLM gives the best F1" in f1
+    assert "significantly better than ctgan (10-0-0, Holm p = 0.008)" in f1
+    auc = paragraph(md, "AUC (published protocol, xgboost)")
+    assert "`imbllm` does not rank best: it is 3rd of 5 (average rank 3.00)" in auc
+    assert "do not support the paper's claim that ImbLLM gives the best AUC: tvae" in auc
+    assert "significantly worse than smote_nc (0-0-10" in auc
+    dum = paragraph(md, "dum (corrected protocol)")
+    assert "do not support the paper's claim that ImbLLM generates rows closest" in dum
+    ratio = paragraph(md, "Distance to the unseen minority against the real rows alone.")
+    assert "imbllm on 10 of 10" in ratio and "ctgan on 0 of 10" in ratio
+
+
+def test_every_figure_is_written_and_stale_ones_removed(planted):
+    out, md = planted
+    figs = images(md, out)
+    # 2 modes x (F1, AUC) + 11 synthetic metrics (dum_reference is not a method's score),
+    # then one dum bar chart per dataset.
+    assert sum(p.name.startswith("cd_") for p in figs) == 15
+    assert sum(p.name.startswith("dum_") for p in figs) == 10
+    assert all(p.read_bytes()[:8] == PNG for p in figs)
+    assert not (out / "figures" / "cd_99_gone.png").exists()
+    assert (out / "figures" / "keep_me.png").exists()
+
+
+def test_report_is_reproducible(tmp_path):
+    runs, opts = make_runs(n_datasets=3), ReportOptions(embeddings=False)
+    first = build_report(runs, tmp_path / "a", opts).read_text()
+    # Shuffled rows, the same store: the same text.
+    second = build_report(runs.sample(frac=1, random_state=0), tmp_path / "b", opts).read_text()
+    assert first == second
+
+
+def test_without_the_reference_the_claims_are_not_checked(tmp_path):
+    runs = make_runs(n_datasets=4)
+    runs = runs[runs["method"] != "imbllm"]
+    md = build_report(runs, tmp_path, ReportOptions(embeddings=False)).read_text()
+    assert "ImbLLM has no complete results here" in paragraph(md, "F1 (corrected protocol, xgboost)")
+    assert "support the paper" not in md
+
+
+def test_bad_requests_are_explained(tmp_path):
+    with pytest.raises(ValueError, match="holds no finished runs"):
+        build_report(make_runs().iloc[:0], tmp_path)
+    with pytest.raises(ValueError, match=r"No run has ratio=0.5; the runs hold \[0.2\]"):
+        build_report(make_runs(n_datasets=2), tmp_path, ReportOptions(ratio=0.5))
+
+
+def test_embeddings_use_the_rebuilt_split_and_each_runs_rows(tmp_path):
+    runs = make_runs(n_datasets=2, seeds=(1, 2))
+    calls = {"real": [], "synthetic": []}
+
+    def load_real(dataset, seed, ratio):
+        calls["real"].append((dataset, seed, ratio))
+        rng = np.random.default_rng(seed)
+        frame = pd.DataFrame({"x": rng.normal(size=30), "c": rng.choice(list("ab"), 30)})
+        return frame, frame.assign(x=frame["x"] + 1), ["x"], ["c"]
+
+    def load_synthetic(run):
+        calls["synthetic"].append(run["method"])
+        if run["method"] == "ctgan":
+            return None  # an artifact that could not be read
+        return pd.DataFrame({"x": ["0.5"] * 20, "c": ["a"] * 20, "target": ["1"] * 20})
+
+    md = build_report(runs, tmp_path, ReportOptions(n_points=25), load_synthetic=load_synthetic,
+                      load_real=load_real).read_text()
+    assert calls["real"] == [("ds00", 1, 0.2), ("ds01", 1, 0.2)]  # the smallest seed
+    assert sorted(calls["synthetic"]) == sorted(["ctgan", "imbllm", "smote_nc", "tvae"] * 2)
+    assert md.count("No synthetic rows could be read for: ctgan.") == 2
+    assert all(p.read_bytes()[:8] == PNG for p in images(md, tmp_path)
+               if p.name.startswith("embedding_"))
+
+
+def test_make_report_reads_a_real_store(tmp_path, mirror_dir, monkeypatch):
+    monkeypatch.setenv("IMBLLM_DATA_DIR", str(mirror_dir))
+    uri = f"sqlite:///{tmp_path}/mlruns.db"
+    _log_fake_store(uri, tmp_path)
+    spec = importlib.util.spec_from_file_location("make_report", ROOT / "scripts" / "make_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "results"
+    assert module.main(["--tracking-uri", uri, "--out", str(out), "--points", "30"]) == 0
+    md = (out / "report.md").read_text()
+    assert "- finished runs: 6" in md and "- datasets: fuel, insurance" in md
+    assert "| fuel | 0.5000 (0.0000) | 0.6000 (0.0000) | **0.7000 (0.0000)** |" in md
+    for dataset in ("fuel", "insurance"):
+        assert (out / "figures" / f"embedding_{dataset}.png").read_bytes()[:8] == PNG
+    assert "No synthetic rows could be read" not in md
+
+
+def _log_fake_store(uri: str, tmp_path: Path) -> None:
+    """Six runs in the shape the runner logs: params, run_key tag, metrics, synthetic.csv.
+
+    Written with the client API, so no global MLflow state leaks into other tests, and with
+    the artifacts under tmp_path (a sqlite store would otherwise use ./mlruns).
+    """
+    from mlflow.tracking import MlflowClient
+
+    from imbllm.data import load_dataset
+    from imbllm.protocol import make_split
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("paper", artifact_location=(tmp_path / "artifacts").as_uri())
+    rng = np.random.default_rng(0)
+    for dataset in ("fuel", "insurance"):
+        data = load_dataset(dataset)
+        split = make_split(data.X, data.y, seed=0, ratio=0.2)
+        R = split.X_imb[split.y_imb == split.minority]
+        for method, metrics in (("smote_nc", {"f1_minority": 0.6, "dum": 0.1}),
+                                ("imbllm", {"f1_minority": 0.7, "dum": 0.2}),
+                                ("standard", {"f1_minority": 0.5})):
+            run = client.create_run(exp, tags={"run_key": f"{dataset}-{method}"}).info.run_id
+            params = {"dataset": dataset, "method": method, "classifier": "xgboost",
+                      "ratio": 0.2, "seed": 0, "protocol": "corrected"}
+            for key, value in params.items():
+                client.log_param(run, key, value)
+            for key, value in {**metrics, "roc_auc": rng.uniform(), "dum_reference": 0.15}.items():
+                client.log_metric(run, key, value)
+            if method != "standard":
+                S = R.sample(40, replace=True, random_state=0).assign(**{data.spec.target: "x"})
+                S.to_csv(tmp_path / "synthetic.csv", index=False)
+                client.log_artifact(run, str(tmp_path / "synthetic.csv"))
+            client.set_terminated(run)
