@@ -1,0 +1,185 @@
+"""Incremental decoders: run a causal LM one token at a time over a left-padded batch.
+
+A decoder keeps the key/value cache of one batch and offers three calls, so that the
+sampling loop in :mod:`imbllm.llm.sampling` is the same for every backbone:
+
+* ``start(ids, mask, max_new_tokens)``: run the left-padded prompts, return the last logits;
+* ``step(tokens)``: feed one token per row, return the next logits;
+* ``select(rows)``: keep only these rows (finished rows stop costing arithmetic).
+
+:class:`HFDecoder` works for any Hugging Face causal LM through its ``forward`` and
+``past_key_values``. :class:`GPT2Decoder` is the same computation for GPT-2-architecture
+models (the compact backbone and distilgpt2) written directly over their weights with a
+preallocated cache: on a CPU a small model's step is dominated by per-call overhead and cache
+concatenation, and this removes both. ``tests/test_llm_train_sample.py`` checks that the two
+give the same logits.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+#: Activations the direct GPT-2 path reproduces exactly.
+_ACTIVATIONS = {
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu": F.gelu,
+}
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of a left-padded batch: 0 at each row's first real token."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+class HFDecoder:
+    """Any causal LM, through ``model.forward`` with a ``DynamicCache``."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def start(self, ids: torch.Tensor, mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+        from transformers import DynamicCache
+
+        self.mask = mask.long()
+        pos = positions(self.mask)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=self.mask,
+            position_ids=pos,
+            past_key_values=DynamicCache(),
+            use_cache=True,
+        )
+        self.cache = out.past_key_values
+        self.pos = pos[:, -1]
+        return out.logits[:, -1].float()
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.mask = torch.cat([self.mask, self.mask.new_ones(len(tokens), 1)], dim=1)
+        self.pos = self.pos + 1
+        out = self.model(
+            input_ids=tokens[:, None],
+            attention_mask=self.mask,
+            position_ids=self.pos[:, None],
+            past_key_values=self.cache,
+            use_cache=True,
+        )
+        self.cache = out.past_key_values
+        return out.logits[:, -1].float()
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.cache.batch_select_indices(rows)
+        self.mask, self.pos = self.mask[rows], self.pos[rows]
+
+
+class GPT2Decoder:
+    """GPT-2's forward pass written over the model's weights, with a preallocated cache."""
+
+    def __init__(self, model):
+        tr = model.transformer
+        cfg = model.config
+        self.n_head = cfg.n_head
+        self.eps = cfg.layer_norm_epsilon
+        self.act = _ACTIVATIONS[cfg.activation_function]
+        self.scale = (cfg.n_embd // cfg.n_head) ** -0.5 if cfg.scale_attn_weights else 1.0
+        self.wte, self.wpe = tr.wte.weight, tr.wpe.weight
+        self.ln_f = (tr.ln_f.weight, tr.ln_f.bias)
+        self.head = model.lm_head.weight
+        self.blocks = [
+            (
+                (b.ln_1.weight, b.ln_1.bias),
+                (b.attn.c_attn.weight, b.attn.c_attn.bias),
+                (b.attn.c_proj.weight, b.attn.c_proj.bias),
+                (b.ln_2.weight, b.ln_2.bias),
+                (b.mlp.c_fc.weight, b.mlp.c_fc.bias),
+                (b.mlp.c_proj.weight, b.mlp.c_proj.bias),
+            )
+            for b in tr.h
+        ]
+
+    @staticmethod
+    def supports(model) -> bool:
+        """True for a plain GPT-2 LM on the CPU whose options this class reproduces."""
+        from transformers import GPT2LMHeadModel
+
+        cfg = getattr(model, "config", None)
+        return (
+            type(model) is GPT2LMHeadModel
+            and next(model.parameters()).device.type == "cpu"
+            and cfg.activation_function in _ACTIVATIONS
+            and not cfg.scale_attn_by_inverse_layer_idx
+            and not cfg.reorder_and_upcast_attn
+        )
+
+    def _ln(self, x, wb):
+        return F.layer_norm(x, x.shape[-1:], wb[0], wb[1], self.eps)
+
+    def _mlp(self, x, block):
+        (fc_w, fc_b), (pr_w, pr_b) = block[4], block[5]
+        h = self.act(torch.addmm(fc_b, self._ln(x, block[3]), fc_w))
+        return torch.addmm(pr_b, h, pr_w)
+
+    def start(self, ids: torch.Tensor, mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+        b, w = ids.shape
+        e = self.wte.shape[1]
+        d = e // self.n_head
+        # Keys and values of every layer live in one buffer sized for the whole completion, so
+        # a step writes one column instead of concatenating a new cache.
+        self.k = self.wte.new_empty(len(self.blocks), b, self.n_head, w + max_new_tokens, d)
+        self.v = torch.empty_like(self.k)
+        self.key_ok = torch.zeros(b, w + max_new_tokens, dtype=torch.bool)
+        self.key_ok[:, :w] = mask.bool()
+        pos = positions(mask)
+        causal = torch.ones(w, w, dtype=torch.bool).tril()
+        # A padding query may see nothing; letting it see itself keeps softmax finite.
+        allowed = (causal & self.key_ok[:, None, None, :w]) | torch.eye(w, dtype=torch.bool)
+        x = (self.wte[ids] + self.wpe[pos]).reshape(b * w, e)
+        for i, block in enumerate(self.blocks):
+            qkv = torch.addmm(block[1][1], self._ln(x, block[0]), block[1][0])
+            q, k, v = qkv.view(b, w, 3, self.n_head, d).permute(2, 0, 3, 1, 4)
+            self.k[i, :, :, :w], self.v[i, :, :, :w] = k, v
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=self.scale)
+            x = x + torch.addmm(block[2][1], a.transpose(1, 2).reshape(b * w, e), block[2][0])
+            x = x + self._mlp(x, block)
+        self.t, self.pos = w, pos[:, -1].clone()
+        last = x.view(b, w, e)[:, -1]
+        return self._ln(last, self.ln_f) @ self.head.T
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        b, t = len(tokens), self.t
+        e = self.wte.shape[1]
+        d = e // self.n_head
+        self.pos += 1
+        self.key_ok[:, t] = True
+        seen = self.key_ok[:, None, None, : t + 1]
+        x = self.wte[tokens] + self.wpe[self.pos]
+        for i, block in enumerate(self.blocks):
+            qkv = torch.addmm(block[1][1], self._ln(x, block[0]), block[1][0])
+            q, k, v = qkv.view(b, 3, self.n_head, d).unbind(1)
+            self.k[i, :, :, t], self.v[i, :, :, t] = k, v
+            a = F.scaled_dot_product_attention(
+                q[:, :, None],
+                self.k[i, :, :, : t + 1],
+                self.v[i, :, :, : t + 1],
+                attn_mask=seen,
+                scale=self.scale,
+            )
+            x = x + torch.addmm(block[2][1], a.reshape(b, e), block[2][0])
+            x = x + self._mlp(x, block)
+        self.t = t + 1
+        return self._ln(x, self.ln_f) @ self.head.T
+
+    def select(self, rows: torch.Tensor) -> None:
+        # Copy only the filled part of the cache; the rest is rewritten before it is read.
+        t = self.t
+        k, v = self.k[:, rows, :, :t], self.v[:, rows, :, :t]
+        self.k = self.k.new_empty(k.shape[:3] + self.k.shape[3:])
+        self.v = torch.empty_like(self.k)
+        self.k[:, :, :, :t], self.v[:, :, :, :t] = k, v
+        self.key_ok, self.pos = self.key_ok[rows], self.pos[rows]
+
+
+def make_decoder(model):
+    """The fastest decoder that reproduces ``model``'s forward pass."""
+    return GPT2Decoder(model) if GPT2Decoder.supports(model) else HFDecoder(model)

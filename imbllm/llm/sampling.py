@@ -1,0 +1,198 @@
+"""Sampling completions: batched, KV-cached, left-padded, each row stopping at its end token.
+
+Prompts are sorted by token length and cut into batches, so a batch holds prompts of similar
+length and little padding is computed. Each batch is left-padded (every row's next token is
+in the last column) with an attention mask and per-row positions. A step samples one token
+per row with temperature and top-k from one seeded ``torch.Generator``; a row that draws the
+end token is finished, finished rows are dropped from the batch once they are a quarter of
+it, and the batch ends when every row has finished or ``max_new_tokens`` is reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import torch
+from tqdm.auto import tqdm
+
+from imbllm.llm.decoders import make_decoder
+
+if TYPE_CHECKING:
+    from imbllm.llm.backbone import LanguageModel
+
+log = logging.getLogger(__name__)
+
+#: Drop finished rows from the batch once they are this share of it: copying the cache
+#: costs about one step, so doing it after every finished row would cost more than it saves.
+_COMPACT_SHARE = 0.25
+
+
+def _check(temperature: float, top_k: int, batch_size: int, max_new_tokens: int) -> None:
+    if not temperature > 0:
+        raise ValueError(
+            f"temperature={temperature!r} must be positive (use top_k=1 for greedy decoding)."
+        )
+    for name, value in (
+        ("top_k", top_k),
+        ("batch_size", batch_size),
+        ("max_new_tokens", max_new_tokens),
+    ):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive integer.")
+
+
+def sample_next(
+    logits: torch.Tensor, temperature: float, top_k: int, gen: torch.Generator
+) -> torch.Tensor:
+    """One token per row: keep the ``top_k`` largest logits, then sample at ``temperature``."""
+    if top_k == 1:
+        return logits.argmax(-1)
+    if top_k < logits.shape[-1]:
+        values, index = logits.topk(top_k, dim=-1)
+    else:
+        values, index = logits, None
+    probs = torch.softmax(values / temperature, dim=-1)
+    choice = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+    return choice if index is None else index.gather(1, choice[:, None]).squeeze(1)
+
+
+def _left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(map(len, prompts))
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, p in enumerate(prompts):
+        ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+        mask[row, width - len(p) :] = 1
+    return ids, mask
+
+
+def _sample_batch(
+    decoder, prompts, *, eos, banned, temperature, top_k, max_new_tokens, gen, device
+):
+    """Token ids sampled after each prompt, up to (not including) its end token."""
+    n = len(prompts)
+    ids, mask = _left_pad(prompts, eos)
+    logits = decoder.start(ids.to(device), mask.to(device), max_new_tokens)
+    out = torch.full((n, max_new_tokens), eos, dtype=torch.long)
+    length = torch.full((n,), max_new_tokens, dtype=torch.long)
+    slot_row = torch.arange(n)  # the batch row each decoder slot holds
+    running = torch.ones(n, dtype=torch.bool)
+    for t in range(max_new_tokens):
+        if banned is not None:
+            logits[:, banned] = float("-inf")
+        token = sample_next(logits, temperature, top_k, gen).cpu()
+        live = slot_row[running]
+        out[live, t] = token[running]
+        ended = running & (token == eos)
+        length[slot_row[ended]] = t
+        running &= ~ended
+        n_running = int(running.sum())
+        if n_running == 0 or t == max_new_tokens - 1:
+            break
+        if n_running <= (1 - _COMPACT_SHARE) * len(slot_row):
+            keep = running.nonzero().squeeze(1)
+            decoder.select(keep.to(device))
+            slot_row, token, running = slot_row[keep], token[keep], running[keep]
+        logits = decoder.step(token.to(device))
+    return [out[i, : length[i]].tolist() for i in range(n)], int(
+        length.sum() + (length < max_new_tokens).sum()
+    )
+
+
+def _decode(tokenizer, prompts: list[list[int]], completions: list[list[int]]) -> list[str]:
+    """Text after each prompt. Decoding prompt + completion and removing the decoded prompt
+    keeps the leading space that some tokenizers (SentencePiece) only render mid-text."""
+    kw = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
+    full = tokenizer.batch_decode([p + c for p, c in zip(prompts, completions, strict=True)], **kw)
+    head = tokenizer.batch_decode(prompts, **kw)
+    texts = []
+    for f, h, c in zip(full, head, completions, strict=True):
+        texts.append(f[len(h) :] if f.startswith(h) else tokenizer.decode(c, **kw))
+    return texts
+
+
+def generate(
+    lm: LanguageModel,
+    prompts: list[str],
+    *,
+    temperature: float,
+    top_k: int,
+    batch_size: int,
+    max_new_tokens: int,
+    seed: int,
+    progress: bool = True,
+) -> list[str]:
+    """One completion per prompt, in prompt order; telemetry in ``lm.last_generate_stats_``.
+
+    The same ``seed`` gives the same completions on the CPU. A completion that reaches
+    ``max_new_tokens`` without an end token is returned as it stands (counted as
+    ``n_truncated``); the parser decides whether it is a valid row.
+    """
+    _check(temperature, top_k, batch_size, max_new_tokens)
+    tok = lm.tokenizer
+    eos = tok.eos_token_id
+    start = time.perf_counter()
+    if not len(prompts):
+        lm.last_generate_stats_ = dict(
+            generated_tokens=0, sample_seconds=0.0, tokens_per_second=0.0
+        )
+        lm.last_generate_stats_.update(n_prompts=0, n_truncated=0)
+        return []
+    encoded = tok(list(prompts), add_special_tokens=True)["input_ids"]
+    # A tokenizer that appends the end token would end every prompt before it starts.
+    encoded = [p[:-1] if len(p) > 1 and p[-1] == eos else p for p in encoded]
+    if any(len(p) == 0 for p in encoded):
+        raise ValueError("An empty prompt has no token to condition on; give every prompt text.")
+    room = lm.max_length - max((len(p) for p in encoded), default=0)
+    if room < 1:
+        raise ValueError(
+            f"The longest prompt fills the backbone's {lm.max_length} positions; shorten the "
+            "prompts or raise llm.n_positions."
+        )
+    if max_new_tokens > room:
+        log.warning(
+            "max_new_tokens=%d cut to %d to fit the backbone's %d positions.",
+            max_new_tokens,
+            room,
+            lm.max_length,
+        )
+        max_new_tokens = room
+    banned = tok.pad_token_id if tok.pad_token_id not in (None, eos) else None
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    completions: list[list[int]] = [[] for _ in encoded]
+    n_tokens = n_truncated = 0
+    gen = torch.Generator(device=lm.device).manual_seed(seed)
+    decoder = make_decoder(lm.model.eval())
+    bar = tqdm(total=len(encoded), desc="generate", unit="row", disable=not progress, leave=False)
+    with torch.inference_mode(), lm.autocast():
+        for s in range(0, len(order), batch_size):
+            rows = order[s : s + batch_size]
+            got, sampled = _sample_batch(
+                decoder,
+                [encoded[i] for i in rows],
+                eos=eos,
+                banned=banned,
+                temperature=temperature,
+                top_k=top_k,
+                max_new_tokens=max_new_tokens,
+                gen=gen,
+                device=lm.device,
+            )
+            for i, c in zip(rows, got, strict=True):
+                completions[i] = c
+                n_truncated += len(c) == max_new_tokens
+            n_tokens += sampled
+            bar.update(len(rows))
+    bar.close()
+    texts = _decode(tok, encoded, completions)
+    seconds = time.perf_counter() - start
+    lm.last_generate_stats_ = {
+        "generated_tokens": n_tokens,
+        "sample_seconds": seconds,
+        "tokens_per_second": n_tokens / seconds if seconds > 0 else float("nan"),
+        "n_prompts": len(encoded),
+        "n_truncated": n_truncated,
+    }
+    return texts

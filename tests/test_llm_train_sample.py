@@ -1,0 +1,185 @@
+"""Fine-tuning and sampling on a tiny model built in the test (seconds, CPU)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
+from imbllm.llm.decoders import GPT2Decoder, HFDecoder  # noqa: E402
+from imbllm.llm.sampling import generate  # noqa: E402
+from imbllm.llm.train import (  # noqa: E402
+    collate,
+    encode_texts,
+    finetune,
+    length_batches,
+    next_token_loss,
+)
+
+ROWS = [
+    "animal is cat, colour is black, legs is 4",
+    "animal is bird, colour is blue, legs is 2",
+    "animal is spider, colour is brown, legs is 8",
+    "animal is snake, colour is green, legs is 0",
+]
+TINY = LLMConfig(n_layer=1, n_head=2, n_embd=32, vocab_size=300, n_positions=64)
+FAST = Budget(epochs=100, batch_size=4, learning_rate=1e-2, warmup_ratio=0.1)
+SAMPLE = dict(temperature=1.0, top_k=50, batch_size=4, max_new_tokens=20, progress=False)
+
+
+def _loss(lm: LanguageModel, texts: list[str]) -> float:
+    inputs, labels = collate(encode_texts(lm, texts), lm.tokenizer.eos_token_id)
+    with torch.no_grad():
+        return float(next_token_loss(lm.model.eval()(input_ids=inputs).logits, labels))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    lm = LanguageModel.build(TINY, ROWS, seed=0)
+    before = _loss(lm, ROWS)
+    stats = lm.finetune(lambda epoch: ROWS, FAST, seed=0, progress=False)
+    return lm, before, stats
+
+
+def test_finetune_memorises_and_reports(trained):
+    lm, before, stats = trained
+    assert stats["final_loss"] < 0.5 * before
+    # Hand count: every row and its end token, every epoch, no padding.
+    n_tokens = sum(len(x) for x in encode_texts(lm, ROWS))
+    assert stats["train_tokens"] == FAST.epochs * n_tokens
+    assert (
+        stats["max_text_tokens"]
+        == lm.max_text_tokens_
+        == max(len(x) for x in encode_texts(lm, ROWS))
+    )
+    assert stats["train_tokens_per_second"] == pytest.approx(
+        stats["train_tokens"] / stats["fit_seconds"]
+    )
+    # Memorised: greedy completion of a row's start gives the rest of that row, then stops.
+    out = lm.generate(["animal is spider,", "animal is cat,"], seed=0, **{**SAMPLE, "top_k": 1})
+    assert out == [" colour is brown, legs is 8", " colour is black, legs is 4"]
+
+
+def test_collate_pads_right_and_masks_labels():
+    inputs, labels = collate([[5, 6, 7], [8]], pad_id=1)
+    assert inputs.tolist() == [[5, 6, 7], [8, 1, 1]]
+    assert labels.tolist() == [[5, 6, 7], [8, -100, -100]]
+
+
+def test_length_batches_cover_every_row_once_with_similar_lengths():
+    lengths = [(i * 37) % 23 for i in range(1000)]
+    batches = length_batches(lengths, 10, torch.Generator().manual_seed(0))
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(1000)) and max(map(len, batches)) == 10
+    # Sorted within chunks: the padding a batch carries is far below random batching's.
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches)
+    assert spread / len(batches) < 2
+
+
+def test_finetune_is_deterministic_and_leaves_global_rng_alone():
+    state = torch.random.get_rng_state()
+    weights = []
+    for _ in range(2):
+        lm = LanguageModel.build(TINY, ROWS, seed=0)
+        lm.finetune(lambda e: ROWS, Budget(epochs=3, batch_size=2, learning_rate=1e-2), 0, False)
+        weights.append(lm.model.transformer.h[0].mlp.c_fc.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_row_cap_trains_on_a_fresh_subset_each_epoch():
+    lm = LanguageModel.build(TINY, ROWS, seed=0)
+    seen = []
+
+    def texts(epoch):
+        seen.append(epoch)
+        return ROWS * 5
+
+    budget = Budget(epochs=3, batch_size=4, learning_rate=1e-3, max_rows_per_epoch=6)
+    stats = finetune(lm, texts, budget, seed=0, progress=False)
+    assert seen == [0, 1, 2] and stats["rows_per_epoch"] == 6
+    per_row = {len(x) for x in encode_texts(lm, ROWS)}
+    assert min(per_row) * 18 <= stats["train_tokens"] <= max(per_row) * 18
+
+
+def test_budget_errors_name_the_parameter():
+    lm = LanguageModel.build(TINY, ROWS, seed=0)
+    with pytest.raises(ValueError, match="budget.warmup_ratio=1.5"):
+        lm.finetune(lambda e: ROWS, Budget(warmup_ratio=1.5), 0, False)
+    with pytest.raises(ValueError, match="no sentences"):
+        lm.finetune(lambda e: [], Budget(epochs=1), 0, False)
+    with pytest.raises(ValueError, match="n_positions"):
+        lm.finetune(lambda e: [" ".join(ROWS * 10)], Budget(epochs=1), 0, False)
+
+
+def test_generate_one_completion_per_prompt_seeded(trained):
+    lm = trained[0]
+    prompts = ["animal is", "animal is cat,", "colour is", "legs is 8, animal is"] * 5
+    a = lm.generate(prompts, seed=1, **SAMPLE)
+    b = lm.generate(prompts, seed=1, **SAMPLE)
+    c = lm.generate(prompts, seed=2, **{**SAMPLE, "temperature": 3.0})
+    assert len(a) == len(prompts) and a == b and a != c
+    assert not any(lm.tokenizer.eos_token in t or lm.tokenizer.pad_token in t for t in a + c)
+    stats = lm.last_generate_stats_
+    assert stats["n_prompts"] == 20 and stats["generated_tokens"] > 0
+    assert stats["tokens_per_second"] == pytest.approx(
+        stats["generated_tokens"] / stats["sample_seconds"]
+    )
+
+
+def test_truncated_completions_are_counted(trained):
+    lm = trained[0]
+    out = lm.generate(["animal is cat,"] * 3, seed=0, **{**SAMPLE, "max_new_tokens": 2})
+    assert lm.last_generate_stats_["n_truncated"] == 3
+    assert lm.last_generate_stats_["generated_tokens"] == 6
+    assert all(len(lm.tokenizer(t)["input_ids"]) <= 2 for t in out)
+
+
+def test_completion_does_not_depend_on_batch_neighbours(trained):
+    """Left padding, masks and positions are right: greedy output alone == in a mixed batch."""
+    lm = trained[0]
+    prompts = [
+        "animal is",
+        "legs is 2, colour is blue, animal is",
+        "colour is green,",
+        "animal is bird,",
+    ]
+    greedy = {**SAMPLE, "top_k": 1, "batch_size": 1}
+    alone = [lm.generate([p], seed=0, **greedy)[0] for p in prompts]
+    mixed = lm.generate(prompts, seed=0, **{**greedy, "batch_size": 4})
+    assert mixed == alone
+
+
+def test_fast_gpt2_decoder_matches_the_hf_forward(trained):
+    lm = trained[0]
+    model = lm.model.eval()
+    assert GPT2Decoder.supports(model)
+    prompts = lm.tokenizer(["animal is", "legs is 2, colour is blue,"])["input_ids"]
+    width = max(map(len, prompts))
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    fast, ref = GPT2Decoder(model), HFDecoder(model)
+    with torch.inference_mode():
+        lf, lr = fast.start(ids, mask, 6), ref.start(ids, mask, 6)
+        torch.testing.assert_close(lf, lr, atol=1e-4, rtol=1e-4)
+        for step in range(5):
+            token = lr.argmax(-1)
+            if step == 2:  # drop the first row, as the sampler does with finished rows
+                keep = torch.tensor([1])
+                fast.select(keep), ref.select(keep)
+                token = token[keep]
+            lf, lr = fast.step(token), ref.step(token)
+            torch.testing.assert_close(lf, lr, atol=1e-4, rtol=1e-4)
+
+
+def test_generate_rejects_bad_arguments(trained):
+    lm = trained[0]
+    with pytest.raises(ValueError, match="temperature=0"):
+        generate(lm, ["animal is"], temperature=0, top_k=5, batch_size=2, max_new_tokens=5, seed=0)
+    with pytest.raises(ValueError, match="top_k=0"):
+        generate(lm, ["animal is"], temperature=1, top_k=0, batch_size=2, max_new_tokens=5, seed=0)
+    with pytest.raises(ValueError, match="n_positions"):
+        lm.generate(["legs is 2, " * 40], seed=0, **SAMPLE)
+    assert lm.generate([], seed=0, **SAMPLE) == []
