@@ -51,6 +51,16 @@ def key_parts(cfg: DictConfig) -> dict:
     return parts
 
 
+_TRACKERS: dict[tuple[str, str], Tracker] = {}
+
+
+def _tracker(uri: str, experiment: str) -> Tracker:
+    # One client per store and experiment for the whole sweep (opening one checks the schema).
+    if (uri, experiment) not in _TRACKERS:
+        _TRACKERS[(uri, experiment)] = Tracker(uri, experiment)
+    return _TRACKERS[(uri, experiment)]
+
+
 def run(cfg: DictConfig) -> dict | None:
     """Run (or skip, if already finished) the benchmark run that ``cfg`` describes."""
     spec = DatasetSpec.from_dict(_container(cfg.dataset))
@@ -61,7 +71,7 @@ def run(cfg: DictConfig) -> dict | None:
         published_input=method_cfg.get("published_input", "original"),
         train_on=method_cfg.get("train_on", "imbalanced"),
     )
-    tracker = Tracker(cfg.tracking.uri, cfg.experiment_name)
+    tracker = _tracker(cfg.tracking.uri, cfg.experiment_name)
     parts = key_parts(cfg)
     key = run_key(parts)
     name = f"{spec.name}-{method.name}-{cfg.classifier.name}-{cfg.protocol.mode}-r{cfg.ratio}-s{cfg.seed}"

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=1)
 def code_version() -> str:
     """The git commit of the checkout (with ``-dirty`` when it has changes), else 'unknown'."""
     root = Path(__file__).resolve().parents[1]
