@@ -158,7 +158,14 @@ def run(cfg: DictConfig) -> dict | None:
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    try:
+        run(cfg)
+    except Exception:
+        # The run is already marked FAILED in the store with its error. In a sweep, one failed
+        # run must not stop the others (continue_on_error=false restores fail-fast).
+        if not cfg.continue_on_error:
+            raise
+        log.exception("run failed (recorded as FAILED in the tracking store); the sweep goes on")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,6 +63,19 @@ def _ensure_sqlite_dir(uri: str) -> None:
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _retry(fn, *args, attempts: int = 20, **kwargs):
+    """Call ``fn``, retrying while SQLite reports a lock (two sweeps writing one store)."""
+    import time
+
+    for i in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # MlflowException wraps sqlalchemy's OperationalError
+            if "locked" not in str(exc) or i == attempts - 1:
+                raise
+            time.sleep(0.5 + 0.25 * i)
+
+
 class Tracker:
     """Thin wrapper over the MLflow client for one experiment."""
 
@@ -86,7 +99,8 @@ class Tracker:
 
     def finished(self, key: str) -> str | None:
         """The run id of a FINISHED run with this key, if any."""
-        runs = self.client.search_runs(
+        runs = _retry(
+            self.client.search_runs,
             [self.experiment_id],
             filter_string=f"tags.run_key = '{key}' and attributes.status = 'FINISHED'",
             max_results=1,
@@ -94,13 +108,13 @@ class Tracker:
         return runs[0].info.run_id if runs else None
 
     def start(self, key: str, name: str, params: dict, tags: dict) -> str:
-        run = self.client.create_run(self.experiment_id, run_name=name, tags={"run_key": key, **tags})
+        run = _retry(self.client.create_run, self.experiment_id, run_name=name, tags={"run_key": key, **tags})
         rid = run.info.run_id
         from mlflow.entities import Param
 
         items = [Param(k, v[:6000]) for k, v in flatten(params).items()]
         for i in range(0, len(items), 100):
-            self.client.log_batch(rid, params=items[i : i + 100])
+            _retry(self.client.log_batch, rid, params=items[i : i + 100])
         return rid
 
     def finish(self, run_id: str, metrics: dict, tags: dict, artifacts: dict[str, str | bytes]) -> None:
@@ -111,15 +125,15 @@ class Tracker:
         now = int(_time.time() * 1000)
         ms = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None]
         for i in range(0, len(ms), 200):
-            self.client.log_batch(run_id, metrics=ms[i : i + 200])
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+            _retry(self.client.log_batch, run_id, metrics=ms[i : i + 200])
+        _retry(self.client.log_batch, run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
         with tempfile.TemporaryDirectory() as d:
             for name, content in artifacts.items():
                 p = Path(d) / name
                 p.write_bytes(content if isinstance(content, bytes) else content.encode())
-            self.client.log_artifacts(run_id, d)
-        self.client.set_terminated(run_id, "FINISHED")
+            _retry(self.client.log_artifacts, run_id, d)
+        _retry(self.client.set_terminated, run_id, "FINISHED")
 
     def fail(self, run_id: str, error: BaseException) -> None:
-        self.client.set_tag(run_id, "error", f"{type(error).__name__}: {error}"[:5000])
-        self.client.set_terminated(run_id, "FAILED")
+        _retry(self.client.set_tag, run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+        _retry(self.client.set_terminated, run_id, "FAILED")
