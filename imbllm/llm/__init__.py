@@ -1,0 +1,24 @@
+"""The language-model engine (method.md §1): one oversampler, four configurations.
+
+Text side: :mod:`~imbllm.llm.serialize` (rows as sentences and back),
+:mod:`~imbllm.llm.strategies` (permutation, training rows, prompts), :mod:`~imbllm.llm.labels`,
+:mod:`~imbllm.llm.repair` (strict and published policies), :mod:`~imbllm.llm.rounds` (sample
+until enough valid rows) and :mod:`~imbllm.llm.engine` (:class:`LLMOversampler`). Model side:
+:mod:`~imbllm.llm.backbone` (build, fine-tune, generate, save, load) and its helpers.
+
+Names below are imported on first use, so importing this package does not import torch.
+"""
+
+__all__ = ["ImbLLM", "LLMOversampler", "ShortfallError"]
+
+
+def __getattr__(name: str):
+    if name == "ImbLLM":
+        from imbllm.llm.methods import ImbLLM
+
+        return ImbLLM
+    if name in ("LLMOversampler", "ShortfallError"):
+        from imbllm.llm import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'imbllm.llm' has no attribute {name!r}")

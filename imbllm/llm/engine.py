@@ -1,0 +1,321 @@
+"""The one LLM oversampler engine: serialise, order, fine-tune, prompt, parse, repair, label.
+
+:class:`LLMOversampler` runs method.md §1 end to end behind imbalanced-learn's
+``fit_resample``. GReaT, TapTap, Pred-LLM and ImbLLM are this class with different strategy
+switches (:mod:`imbllm.llm.strategies`); they only change the defaults of ``permutation``,
+``training_rows``, ``prompt``, ``label`` and ``number_format``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from imbllm.base import BaseOversampler, Generated
+from imbllm.llm import labels as lab
+from imbllm.llm.engine_sample import EngineSampleMixin, ShortfallError
+from imbllm.llm.engine_setup import EngineSetupMixin
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LLMOversampler", "ShortfallError"]
+
+
+def backbone_api():
+    """``(LanguageModel, LLMConfig, Budget)`` of the backbone module (imports torch)."""
+    from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig
+
+    return LanguageModel, LLMConfig, Budget
+
+
+def cache_api():
+    """``(model_cache_key, cached_finetune)`` of the fine-tuned model cache."""
+    from imbllm.llm.cache import cached_finetune, model_cache_key
+
+    return model_cache_key, cached_finetune
+
+
+class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
+    """Oversample the minority class with a fine-tuned causal language model.
+
+    Parameters
+    ----------
+    llm : str, default="compact"
+        The backbone: ``"compact"`` (a small GPT-2-style model built offline, tokenizer
+        trained on the training rows), a Hugging Face hub id such as ``"distilgpt2"``, or a
+        local folder.
+    llm_config : dict, optional
+        Other keys of :class:`imbllm.llm.backbone.LLMConfig` (``n_layer``, ``n_embd``,
+        ``lora``, ...). A ``name`` key (the Hydra group's label) is ignored.
+    epochs, batch_size, learning_rate, warmup_ratio, weight_decay, max_rows_per_epoch
+        Fine-tuning budget. ``learning_rate=None`` means 1e-3 for the compact backbone
+        (trained from scratch; 5e-5 leaves it unable to write rows, method.md §5) and the
+        paper's 5e-5 for pretrained ones.
+    max_new_tokens : int, optional
+        Longest completion; ``None`` derives it from the longest training sentence.
+    temperature, top_k, gen_batch_size
+        Sampling settings (paper: 0.7, 50, 100).
+    permutation, training_rows, prompt, label, number_format : str, optional
+        Strategy switches (:mod:`imbllm.llm.strategies`); ``None`` takes the method's default.
+        ``number_format`` is ``"plain"`` or ``"digits"`` (TapTap's digit-by-digit numbers).
+    interpolation_ratio : float, default=1.0
+        Interpolated training rows per row to generate (``training_rows=
+        "minority_interpolated"``); 0 disables them.
+    label_format : {"name", "code"}, default="name"
+        How class labels are written: the class itself, or its index among sorted classes
+        (the authors' code).
+    repair : {"strict", "published"}, default="strict"
+        What happens to invalid generated rows (:mod:`imbllm.llm.repair`).
+    patience : float, default=5.0
+        Draw at most ``patience * n`` completions to obtain ``n`` valid rows.
+    on_shortfall : {"raise", "record"}, default="raise"
+        When patience runs out: raise :class:`ShortfallError` saying how many rows were made
+        and why the rest failed, or return the rows made and record the gap (``shortfall`` in
+        :meth:`telemetry`, ``n_generated_ < n_requested_``).
+    categorical_features : "auto" or list of str, default="auto"
+        Which columns are categorical; ``"auto"``: non-numeric and boolean ones.
+    cache_dir : str, optional
+        Folder of the fine-tuned model cache; ``None`` fine-tunes every time.
+    device : str, default="auto"
+        ``"auto"`` (CUDA if present, else CPU), ``"cpu"`` or ``"cuda[:i]"``.
+    progress : bool, default=True
+        Progress bars while fine-tuning and sampling.
+    random_state : int, numpy Generator/RandomState or None
+        Seed of everything random (same seed, same rows on a CPU).
+    """
+
+    #: Strategy defaults of this configuration; the bare engine has none.
+    _defaults: dict = {}
+
+    def __init__(
+        self,
+        llm: str = "compact",
+        llm_config: dict | None = None,
+        epochs: int = 50,
+        batch_size: int = 32,
+        learning_rate: float | None = None,
+        warmup_ratio: float = 0.0,
+        weight_decay: float = 0.0,
+        max_rows_per_epoch: int | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float = 0.7,
+        top_k: int = 50,
+        gen_batch_size: int = 100,
+        permutation: str | None = None,
+        training_rows: str | None = None,
+        prompt: str | None = None,
+        label: str | None = None,
+        number_format: str | None = None,
+        interpolation_ratio: float = 1.0,
+        label_format: str = "name",
+        repair: str = "strict",
+        patience: float = 5.0,
+        on_shortfall: str = "raise",
+        categorical_features="auto",
+        cache_dir: str | None = None,
+        device: str = "auto",
+        progress: bool = True,
+        random_state=None,
+    ):
+        self.llm = llm
+        self.llm_config = llm_config
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.warmup_ratio = warmup_ratio
+        self.weight_decay = weight_decay
+        self.max_rows_per_epoch = max_rows_per_epoch
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_k = top_k
+        self.gen_batch_size = gen_batch_size
+        self.permutation = permutation
+        self.training_rows = training_rows
+        self.prompt = prompt
+        self.label = label
+        self.number_format = number_format
+        self.interpolation_ratio = interpolation_ratio
+        self.label_format = label_format
+        self.repair = repair
+        self.patience = patience
+        self.on_shortfall = on_shortfall
+        self.categorical_features = categorical_features
+        self.cache_dir = cache_dir
+        self.device = device
+        self.progress = progress
+        self.random_state = random_state
+
+    def fit_resample(self, X, y):
+        """Fit the language model on ``(X, y)`` and return the input rows, then the new ones.
+
+        See :meth:`imbllm.base.BaseOversampler.fit_resample`; the label must be a class label
+        (binary or multiclass), as imbalanced-learn requires.
+        """
+        from sklearn.utils.multiclass import type_of_target
+
+        kind = type_of_target(y)
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"Unknown label type: y is {kind!r}; {type(self).__name__} oversamples a "
+                "classification target (one column of class labels). Multilabel and "
+                "multioutput targets are not supported."
+            )
+        return super().fit_resample(X, y)
+
+    # -- the hook -------------------------------------------------------------------------
+    def _generate(self, X: pd.DataFrame, y: pd.Series, n: int) -> Generated:
+        backbone_api()  # import torch before the clock starts: importing is not fitting
+        t0 = time.perf_counter()
+        self._setup(X, y, n)  # validation, codec, training texts, prompts, labeller
+        self.sampling_strategy_ = {self.minority_class_: n}  # imbalanced-learn's fitted name
+        # Text goes under "tags" (the runner logs it as run tags), numbers stay metrics.
+        tags = {
+            **self.switches_,
+            "backbone": str(self.llm),
+            "repair": self.repair,
+            "label_format": self.label_format,
+            **self._method_tags(),
+        }
+        extra = {"n_interpolated": self.n_interpolated_, "tags": tags}
+        if n == 0:
+            self.lm_ = None
+            extra.update(n_valid=0, cache_hit=False)
+            return Generated(X=X.iloc[:0], y=y.iloc[:0], extra=extra, fallback=self.fallback_)
+        train_stats, hit = self._fit_language_model()
+        fit_seconds = time.perf_counter() - t0
+        extra.update(train_stats)
+        extra["cache_hit"] = hit
+        t1 = time.perf_counter()
+        X_new, y_new, stats = self._draw(n, self.seed_)
+        extra.update(stats)
+        return Generated(
+            X=X_new,
+            y=y_new,
+            n_rejected=stats["n_rejected"],
+            n_repaired_cells=stats["n_repaired_cells"],
+            fallback=self.fallback_,
+            fit_seconds=fit_seconds,
+            sample_seconds=time.perf_counter() - t1,
+            extra=extra,
+        )
+
+    def _method_tags(self) -> dict:
+        """Text tags a configuration adds to every run (e.g. TapTap's checkpoint note)."""
+        return {}
+
+    # -- fine-tuning --------------------------------------------------------------------------
+    def _fit_language_model(self) -> tuple[dict, bool]:
+        LanguageModel, LLMConfig, Budget = backbone_api()
+        config = self._llm_config(LLMConfig)
+        budget = self._budget(Budget)
+        texts = self.training_texts_
+        stats: dict = {}
+
+        def build_and_train():
+            lm = LanguageModel.build(config, texts(0), seed=self.seed_)
+            stats.update(lm.finetune(texts, budget, seed=self.seed_, progress=self.progress))
+            return lm
+
+        if self.cache_dir is None:
+            self.lm_, hit = build_and_train(), False
+        else:
+            model_cache_key, cached_finetune = cache_api()
+            key = model_cache_key(**self._cache_key_parts(config, budget))
+            self.lm_, hit = cached_finetune(Path(self.cache_dir), key, build_and_train)
+        self.budget_ = budget
+        self.max_new_tokens_ = self._completion_length()
+        if self.switches_["label"] == "lm":
+            answer = lab.longest_label_completion(self.codec_)
+            self.label_tokens_ = len(self.lm_.tokenizer(answer)["input_ids"]) + 4
+        keep = ("train_tokens", "fit_seconds", "train_tokens_per_second", "final_loss")
+        return {("lm_" + k if k == "fit_seconds" else k): stats[k] for k in keep if k in stats}, hit
+
+    def _cache_key_parts(self, config, budget) -> dict:
+        texts = self.training_texts_(0)
+        digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+        train_budget = {
+            k: v for k, v in asdict(budget).items() if k not in ("gen_batch_size", "max_new_tokens")
+        }
+        return {
+            "format": 1,
+            "training_texts": digest,
+            "n_texts": len(texts),
+            "switches": self.switches_,
+            "interpolation_ratio": float(self.interpolation_ratio),
+            "label_format": self.label_format,
+            "backbone": {k: v for k, v in asdict(config).items() if k != "device"},
+            "budget": train_budget,
+            "seed": self.seed_,
+        }
+
+    def _completion_length(self) -> int:
+        """``max_new_tokens``, else the token count of the longest training sentences."""
+        limit = max(8, int(self.lm_.max_length) - 16)
+        if self.budget_.max_new_tokens is not None:
+            return min(int(self.budget_.max_new_tokens), limit)
+        texts = sorted(self.training_texts_(0), key=len)[-64:]
+        longest = max(len(self.lm_.tokenizer(t)["input_ids"]) for t in texts)
+        # A completion is never longer than a whole row; the margin covers tokenisation
+        # differences between a prompt's end and a training sentence.
+        return min(longest + 8, limit)
+
+    # -- after fit ---------------------------------------------------------------------------
+    def sample(self, n: int, random_state=None) -> tuple[pd.DataFrame, pd.Series]:
+        """``n`` new synthetic rows from the fitted model (same columns and dtypes as ``X``).
+
+        ``random_state=None`` draws a fresh seed; an int gives the same rows every time.
+        """
+        if getattr(self, "lm_", None) is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.sample needs a fitted model: call fit_resample first "
+                "(or load a saved one with load(path)); with an already balanced y nothing "
+                "was fine-tuned."
+            )
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n={n!r} must be a non-negative integer number of rows.")
+        X_new, y_new, stats = self._draw(int(n), self._seed_from(random_state))
+        self.last_sample_stats_ = stats
+        return self.schema_.cast_like(X_new, self.X_ref_), y_new
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted sampler to the folder ``path``: the fine-tuned model as
+        safetensors (``model/``) and everything else (schema, prompts, labeller) pickled."""
+        import joblib
+
+        if getattr(self, "lm_", None) is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.save needs a fitted model; call fit_resample first."
+            )
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.lm_.save(path / "model")
+        state = {k: v for k, v in self.__dict__.items() if k != "lm_"}
+        joblib.dump({"class": type(self), "state": state}, path / "sampler.joblib")
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> LLMOversampler:
+        """Read a sampler written by :meth:`save` (pickle: load only folders you trust)."""
+        import joblib
+
+        path = Path(path)
+        if not (path / "sampler.joblib").is_file():
+            raise FileNotFoundError(
+                f"{path} holds no saved sampler (sampler.joblib missing); "
+                "write one with save(path) after fit_resample."
+            )
+        saved = joblib.load(path / "sampler.joblib")
+        obj = saved["class"].__new__(saved["class"])
+        obj.__dict__.update(saved["state"])
+        LanguageModel, _, _ = backbone_api()
+        obj.lm_ = LanguageModel.load(path / "model", device=device)
+        return obj
+
+    def __getstate__(self):
+        # Per-run counters are not part of the fitted state.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_gen_tokens", "_gen_seconds")}

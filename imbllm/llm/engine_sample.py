@@ -1,0 +1,118 @@
+"""Sampling half of the engine: prompt, complete, parse, check, label, until ``n`` rows.
+
+:class:`EngineSampleMixin` turns the fitted state that :mod:`imbllm.llm.engine_setup` prepared
+and the fine-tuned model into rows, through :func:`imbllm.llm.rounds.sample_rounds`; it serves
+both ``fit_resample`` and ``sample`` after fit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from imbllm.llm import labels as lab
+from imbllm.llm.repair import check_rows
+from imbllm.llm.rounds import Accepted, sample_rounds
+
+log = logging.getLogger(__name__)
+
+
+class ShortfallError(RuntimeError):
+    """The strict policy could not produce the requested rows within its patience."""
+
+
+class EngineSampleMixin:
+    """Sampling steps of :class:`imbllm.llm.engine.LLMOversampler`."""
+
+    def _complete(self, prompts: list[str], seed: int, max_new_tokens: int) -> list[str]:
+        completions = self.lm_.generate(
+            prompts,
+            temperature=self.temperature,
+            top_k=self.top_k,
+            batch_size=self.gen_batch_size,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            progress=self.progress,
+        )
+        s = getattr(self.lm_, "last_generate_stats_", {}) or {}
+        self._gen_tokens += int(s.get("generated_tokens", 0))
+        self._gen_seconds += float(s.get("sample_seconds", 0.0))
+        return completions
+
+    def _accept(self, prompts: list[str], completions: list[str], seed: int) -> Accepted:
+        texts = [p + c for p, c in zip(prompts, completions, strict=True)]
+        cells = self.codec_.parse(texts)
+        checked = check_rows(cells, self.codec_, self.text_schema_, self.repair, self.reference_)
+        reason = checked.reason.copy()
+        X_ok = checked.X
+        if self.switches_["label"] == "prompt":
+            y_ok = pd.Series([self.minority_class_] * len(X_ok), index=X_ok.index, dtype=object)
+        elif self.switches_["label"] == "classifier":
+            y_ok = self.labeler_.predict(X_ok)
+        else:
+            y_ok = self._ask_labels(X_ok, cells, seed)
+            wrong = y_ok.isna().to_numpy() | (y_ok != self.minority_class_).to_numpy()
+            unread = y_ok.isna().to_numpy()
+            reason[X_ok.index[unread]] = lab.LABEL_UNREADABLE + ":" + self.codec_.target
+            reason[X_ok.index[wrong & ~unread]] = lab.LABEL_NOT_MINORITY + ":" + self.codec_.target
+            X_ok, y_ok = X_ok[~wrong], y_ok[~wrong]
+        return Accepted(X=X_ok, y=y_ok, reason=reason, repaired=checked.repaired)
+
+    def _ask_labels(self, X_ok: pd.DataFrame, cells: pd.DataFrame, seed: int) -> pd.Series:
+        """Pred-LLM: the model completes the label of each full row."""
+        if len(X_ok) == 0:
+            return pd.Series([], dtype=object, index=X_ok.index)
+        queries = lab.label_queries(self.codec_, X_ok)
+        answers = self._complete(queries, seed ^ 0x5EED, self.label_tokens_)
+        y = lab.read_labels(self.codec_, queries, answers)
+        y.index = X_ok.index
+        if self.repair == "published":
+            # The authors fall back to the label the row itself carried, else the minority.
+            own = cells.loc[X_ok.index, self.codec_.target].map(self.codec_.text_label)
+            y = y.where(y.notna(), own).where(lambda s: s.notna(), self.minority_class_)
+        return y.astype(object)
+
+    def _draw(self, n: int, seed: int) -> tuple[pd.DataFrame, pd.Series, dict]:
+        """``n`` rows (columns and dtypes of the input) with their labels and statistics."""
+        self._gen_tokens, self._gen_seconds = 0, 0.0
+        rounds = sample_rounds(
+            n,
+            self.prompter_,
+            complete=lambda p, s: self._complete(p, s, self.max_new_tokens_),
+            accept=lambda p, c: self._accept(p, c, seed),
+            patience=float(self.patience),
+            seed=seed,
+        )
+        stats = {
+            "n_valid": rounds.n_valid,
+            "n_rejected": rounds.n_rejected,
+            "n_repaired_cells": rounds.n_repaired_cells,
+            "n_completions": rounds.n_completions,
+            "n_rounds": rounds.n_rounds,
+            "n_unused": rounds.n_unused,
+            "shortfall": rounds.shortfall,
+            "max_new_tokens": self.max_new_tokens_,
+            "generated_tokens": self._gen_tokens,
+            "tokens_per_second": self._gen_tokens / self._gen_seconds if self._gen_seconds else 0.0,
+        }
+        for reason, count in rounds.reasons.items():
+            key = "rejected_" + reason.split(":", 1)[0]
+            stats[key] = stats.get(key, 0) + count
+        if rounds.shortfall:
+            msg = (
+                f"{type(self).__name__} produced {rounds.n_valid} of {n} valid rows after "
+                f"{rounds.n_completions} completions (patience={self.patience}, repair="
+                f"{self.repair!r}); rejected rows by first failed check: "
+                f"{rounds.reason_summary()}."
+            )
+            if self.on_shortfall == "raise":
+                raise ShortfallError(
+                    msg + " Fine-tune longer (epochs=...), raise patience, use "
+                    "repair='published', or pass on_shortfall='record' to keep the rows made."
+                )
+            log.warning("%s The gap is recorded as shortfall=%d.", msg, rounds.shortfall)
+        X_new = rounds.X.reindex(columns=self.codec_.features).reset_index(drop=True)
+        X_new.columns = self.columns_
+        return X_new, rounds.y.reset_index(drop=True).astype(self.y_dtype_), stats
+

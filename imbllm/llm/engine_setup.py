@@ -1,0 +1,197 @@
+"""Everything the engine prepares from the table before any model is touched.
+
+Checks the constructor arguments, resolves the strategy switches, and builds the codec, the
+training sentences (with ImbLLM's interpolated rows), the prompt pools, the reference rows of
+the published repair and TapTap's classifier. Split from :mod:`imbllm.llm.engine` so that the
+engine file reads as the pipeline of method.md §1.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import fields
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import check_random_state
+
+from imbllm.llm.labels import ClassifierLabeler
+from imbllm.llm.repair import Reference, check_repair
+from imbllm.llm.serialize import NUMBER_FORMATS, RowCodec
+from imbllm.llm.strategies import (
+    LABELS,
+    PERMUTATIONS,
+    PROMPTS,
+    TABLE_ORDER,
+    TRAINING_ROWS,
+    Block,
+    Prompter,
+    TrainingTexts,
+    check_choice,
+    feature_pools,
+    interpolate_minority,
+)
+from imbllm.schema import TableSchema
+
+COMPACT = "compact"
+#: Learning rate of the compact backbone when none is given (method.md §5: it is trained from
+#: scratch, and the paper's 5e-5 leaves it unable to write plausible rows).
+COMPACT_LEARNING_RATE = 1e-3
+PAPER_LEARNING_RATE = 5e-5
+_CHOICES = {
+    "permutation": PERMUTATIONS,
+    "training_rows": TRAINING_ROWS,
+    "prompt": PROMPTS,
+    "label": LABELS,
+    "number_format": NUMBER_FORMATS,
+}
+
+
+class EngineSetupMixin:
+    """Preparation steps of :class:`imbllm.llm.engine.LLMOversampler`."""
+
+    def _resolve_switches(self) -> dict:
+        out = {}
+        for name, choices in _CHOICES.items():
+            value = getattr(self, name)
+            if value is None:
+                value = self._defaults.get(name, "plain" if name == "number_format" else None)
+            if value is None:
+                raise ValueError(
+                    f"{type(self).__name__}: {name}=None and this class has no default for it; "
+                    f"pass one of {choices}, or use ImbLLM, GReaT, TapTap or PredLLM."
+                )
+            out[name] = check_choice(name, value, choices)
+        return out
+
+    def _check_params(self) -> None:
+        check_repair(self.repair)
+        check_choice("on_shortfall", self.on_shortfall, ("raise", "record"))
+        check_choice("label_format", self.label_format, ("name", "code"))
+        for name, low in (("patience", 1.0), ("temperature", 0.0), ("interpolation_ratio", 0.0)):
+            value = getattr(self, name)
+            ok = isinstance(value, numbers.Real) and (
+                value >= low if name != "temperature" else value > low
+            )
+            if not ok:
+                bound = f"> {low}" if name == "temperature" else f">= {low}"
+                raise ValueError(f"{name}={value!r} must be a number {bound}.")
+        for name in ("epochs", "batch_size", "top_k", "gen_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer.")
+
+    @staticmethod
+    def _seed_from(random_state) -> int:
+        if isinstance(random_state, numbers.Integral):
+            return int(random_state)
+        if isinstance(random_state, np.random.Generator):
+            return int(random_state.integers(2**31 - 1))
+        return int(check_random_state(random_state).randint(2**31 - 1))
+
+    def _llm_config(self, LLMConfig):
+        cfg = dict(self.llm_config or {})
+        cfg.pop("name", None)  # the Hydra group's label, not a backbone setting
+        if cfg.get("name_or_path", self.llm) != self.llm:
+            raise ValueError(
+                f"llm={self.llm!r} but llm_config names name_or_path="
+                f"{cfg['name_or_path']!r}; give the backbone once, through llm."
+            )
+        cfg.pop("name_or_path", None)
+        known = {f.name for f in fields(LLMConfig)}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ValueError(
+                f"llm_config has keys {unknown} that LLMConfig does not know; valid keys: "
+                f"{sorted(known - {'name_or_path'})}."
+            )
+        # An explicit device argument wins over the config's.
+        if self.device != "auto" or "device" not in cfg:
+            cfg["device"] = self.device
+        return LLMConfig(name_or_path=self.llm, **cfg)
+
+    def _budget(self, Budget):
+        lr = self.learning_rate
+        if lr is None:
+            lr = COMPACT_LEARNING_RATE if self.llm == COMPACT else PAPER_LEARNING_RATE
+        values = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": float(lr),
+            "warmup_ratio": self.warmup_ratio,
+            "weight_decay": self.weight_decay,
+            "gen_batch_size": self.gen_batch_size,
+            "max_new_tokens": self.max_new_tokens,
+            "max_rows_per_epoch": self.max_rows_per_epoch,
+        }
+        known = {f.name for f in fields(Budget)}
+        return Budget(**{k: v for k, v in values.items() if k in known})
+
+    def _setup(self, X: pd.DataFrame, y: pd.Series, n: int) -> None:
+        self._check_params()
+        self.switches_ = sw = self._resolve_switches()
+        self.seed_ = self._seed_from(self.random_state)
+        self.columns_ = list(X.columns)
+        self.X_ref_ = X.iloc[:0].copy()
+        self.y_dtype_ = y.dtype
+        Xs = X.rename(columns=str)
+        if not Xs.columns.is_unique:
+            raise ValueError(
+                f"X has columns {self.columns_} whose names collide as strings; rename them."
+            )
+        cats = self.categorical_features
+        cats = cats if isinstance(cats, str) else [str(c) for c in cats]
+        self.text_schema_ = schema = TableSchema.infer(Xs, cats)
+        target = self._target_name(y, list(Xs.columns))
+        self.codec_ = codec = RowCodec(
+            Xs.columns,
+            schema.numeric,
+            schema.categories,
+            target,
+            list(self.classes_),
+            label_format=self.label_format,
+            number_format=sw["number_format"],
+        )
+        minority = self.minority_class_
+        is_min = (y == minority).to_numpy()
+        self.fallback_ = None
+        interp = pd.DataFrame(columns=schema.numeric, dtype=float)
+        if sw["training_rows"] == "minority_interpolated":
+            real = Xs[is_min]
+            n_interp = int(round(float(self.interpolation_ratio) * n))
+            interp, self.fallback_ = interpolate_minority(
+                Xs, y, minority, n_interp, schema.numeric, schema.categorical, self.seed_
+            )
+            blocks = [Block(codec.pieces(real, y[is_min]), sw["permutation"])]
+            if len(interp):
+                labels = pd.Series([minority] * len(interp), dtype=object)
+                blocks.append(Block(codec.pieces(interp, labels), sw["permutation"]))
+        else:
+            real = Xs
+            blocks = [Block(codec.pieces(Xs, y), sw["permutation"])]
+            if sw["training_rows"] == "table_twice":
+                blocks.append(Block(blocks[0].pieces, TABLE_ORDER))
+        self.n_interpolated_ = len(interp)
+        self.training_texts_ = TrainingTexts(blocks, self.seed_)
+        self.reference_ = Reference.from_rows(real, schema)
+        pools = {}
+        if sw["prompt"] == "label_feature":
+            pools = feature_pools(codec, Xs[is_min], interp)
+        elif sw["prompt"] == "feature":
+            pools = feature_pools(codec, Xs)
+        self.prompter_ = Prompter(
+            sw["prompt"], codec.piece(target, minority), codec.features, pools
+        )
+        self.labeler_ = None
+        if sw["label"] == "classifier" and n > 0:
+            self.labeler_ = ClassifierLabeler(schema, list(self.classes_), self.seed_).fit(Xs, y)
+
+    @staticmethod
+    def _target_name(y: pd.Series, columns: list[str]) -> str:
+        if y.name is not None:
+            if str(y.name) in columns:
+                raise ValueError(
+                    f"The target name {y.name!r} collides with a column of X; rename y."
+                )
+            return str(y.name)
+        return next(c for c in ("target", "label", "class", "y", "_target") if c not in columns)

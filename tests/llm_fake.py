@@ -1,0 +1,99 @@
+"""A stand-in for :class:`imbllm.llm.backbone.LanguageModel` with the same interface.
+
+It "learns" by remembering the last epoch's sentences and "generates" by completing a prompt
+with the pieces of a remembered sentence that the prompt does not already name. A test can
+replace that behaviour with a script: ``FakeLanguageModel.script = lambda prompt, rng, lm: ...``.
+Use it through the ``fake_backbone`` fixture, which also records every call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+
+def split_pieces(text: str) -> list[str]:
+    """Split on the ", " that lie outside double quotes."""
+    return re.split(r', (?=(?:[^"]*"[^"]*")*[^"]*$)', text)
+
+
+def name_of(piece: str) -> str:
+    return piece.split(" is ", 1)[0]
+
+
+class FakeTokenizer:
+    def __call__(self, text: str) -> dict:
+        return {"input_ids": text.replace(",", " ,").split()}
+
+
+class FakeLanguageModel:
+    script = None  # optional: (prompt, rng, lm) -> completion
+    full_rows_only = True  # complete from sentences that name every column seen
+    calls: list = []  # (method, details) of every instance, reset by the fixture
+    max_length = 512
+
+    def __init__(self, config=None, corpus=None, memory=None):
+        self.config = config
+        self.corpus = list(corpus or [])
+        self.memory = list(memory or [])
+        self.tokenizer = FakeTokenizer()
+        self.last_generate_stats_: dict = {}
+
+    @classmethod
+    def build(cls, config, corpus, seed):
+        cls.calls.append(("build", {"config": config, "n_corpus": len(corpus), "seed": seed}))
+        return cls(config, corpus)
+
+    def finetune(self, texts_for_epoch, budget, seed, progress=True):
+        epochs = [texts_for_epoch(e) for e in range(budget.epochs)]
+        self.calls.append(("finetune", {"budget": budget, "seed": seed, "epochs": epochs}))
+        self.memory = epochs[-1]
+        n_tokens = sum(len(self.tokenizer(t)["input_ids"]) for e in epochs for t in e)
+        return {"train_tokens": n_tokens, "fit_seconds": 0.5,
+                "train_tokens_per_second": n_tokens / 0.5, "final_loss": 0.25}
+
+    def _complete(self, prompt: str, rng) -> str:
+        asked = split_pieces(prompt.rstrip(","))
+        named = {name_of(p) for p in asked if " is " in p}
+        pool = self.memory
+        if self.full_rows_only:
+            width = max(len(split_pieces(t)) for t in pool)
+            pool = [t for t in pool if len(split_pieces(t)) == width]
+        # A prompt holding all but one piece of a remembered sentence asks for the last one
+        # (Pred-LLM's label query): answer with it.
+        if len(asked) > 2:
+            for text in pool:
+                own = split_pieces(text)
+                missing = [p for p in own if p not in asked]
+                if len(missing) == 1 and len(own) == len(asked) + 1:
+                    return " " + missing[0]
+        text = pool[int(rng.integers(len(pool)))]
+        rest = [p for p in split_pieces(text) if name_of(p) not in named]
+        return (" " + ", ".join(rest)) if rest else ""
+
+    def generate(self, prompts, *, temperature, top_k, batch_size, max_new_tokens, seed,
+                 progress=True):
+        rng = np.random.default_rng(seed)
+        script = type(self).script
+        out = [script(p, rng, self) if script else self._complete(p, rng) for p in prompts]
+        self.calls.append(("generate", {"prompts": list(prompts), "seed": seed,
+                                        "max_new_tokens": max_new_tokens,
+                                        "batch_size": batch_size, "top_k": top_k,
+                                        "temperature": temperature}))
+        n_tokens = sum(len(self.tokenizer(c)["input_ids"]) for c in out)
+        self.last_generate_stats_ = {"generated_tokens": n_tokens, "sample_seconds": 0.25,
+                                     "tokens_per_second": n_tokens / 0.25}
+        return out
+
+    def save(self, path):
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "fake.json").write_text(json.dumps({"memory": self.memory}))
+
+    @classmethod
+    def load(cls, path, device=None):
+        data = json.loads((Path(path) / "fake.json").read_text())
+        return cls(memory=data["memory"])

@@ -1,0 +1,335 @@
+"""The engine with a scripted stand-in model: what it trains on, prompts with, keeps and raises.
+
+These tests pin the text side exactly (training sentences, prompts, parsing, repair, strict
+shortfall, labels) without any neural network; tests/test_llm_methods.py runs the real one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from llm_fake import FakeLanguageModel
+
+import imbllm.llm.engine as engine
+from baselines.llm import GReaT, PredLLM, TapTap
+from imbllm.llm.config import Budget, LLMConfig
+from imbllm.llm.engine import LLMOversampler, ShortfallError
+from imbllm.llm.methods import ImbLLM
+from imbllm.llm.serialize import parse_texts, quote
+
+FAST = {"epochs": 2, "progress": False, "random_state": 0}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """Route the engine to the stand-in model; yields its class (calls recorded on it)."""
+    FakeLanguageModel.calls = []
+    FakeLanguageModel.script = None
+    FakeLanguageModel.full_rows_only = True
+    monkeypatch.setattr(engine, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
+    yield FakeLanguageModel
+    FakeLanguageModel.script = None
+
+
+def table(n_min=12, n_maj=36, seed=0, three_classes=False):
+    """Minority "high" rows have age 50-59, majority rows age 20-39 (ranges never overlap)."""
+    rng = np.random.default_rng(seed)
+    n = n_min + n_maj
+    age = np.r_[rng.integers(50, 60, n_min), rng.integers(20, 40, n_maj)]
+    X = pd.DataFrame({
+        "age": age,
+        "bmi": np.round(rng.uniform(18, 40, n), 2),
+        "smoker": np.r_[["yes"] * n_min, rng.choice(["yes", "no"], n_maj)],
+        "region": rng.choice(["north, east", "south"], n),
+    })
+    labels = ["high"] * n_min + ["low"] * n_maj
+    if three_classes:
+        labels = ["high"] * n_min + ["low"] * (n_maj // 2) + ["mid"] * (n_maj - n_maj // 2)
+    return X, pd.Series(labels, name="charges")
+
+
+def labelling_script(X):
+    """Rows copied from ``X``; a label query (a full row) answered by the rule age >= 50."""
+
+    def script(prompt, rng, lm):
+        asked = pieces(prompt.rstrip(","))
+        if len(asked) == 4:
+            return " charges is " + ("high" if int(asked["age"]) >= 50 else "low")
+        row = X.iloc[int(rng.integers(len(X)))]
+        rest = [c for c in X.columns if c not in asked]
+        return " " + ", ".join(f"{c} is {quote(str(row[c]))}" for c in rest)
+
+    return script
+
+
+def calls(fake, kind):
+    return [c for k, c in fake.calls if k == kind]
+
+
+def pieces(text):
+    """The named cells of one sentence (the library's parser, tested on its own)."""
+    cells = parse_texts([text], ["charges", "age", "bmi", "smoker", "region"]).iloc[0]
+    return cells.dropna().to_dict()
+
+
+def test_imbllm_trains_on_minority_plus_interpolated_rows_label_first(fake):
+    X, y = table()
+    ImbLLM(**FAST, interpolation_ratio=0.5).fit_resample(X, y)
+    epochs = calls(fake, "finetune")[0]["epochs"]
+    for texts in epochs:  # 12 real rows + 0.5 * n_gen (24) interpolated ones
+        assert len(texts) == 24
+        assert all(t.startswith("charges is high, ") for t in texts)
+        real = [t for t in texts if "smoker is" in t]
+        interp = [t for t in texts if "smoker is" not in t]
+        assert len(real) == 12 and len(interp) == 12
+        for t in interp:  # continuous features only, 2 decimals, inside the minority's range
+            p = pieces(t)
+            assert set(p) == {"charges", "age", "bmi"}
+            assert 50 <= float(p["age"]) <= 59 and re.fullmatch(r"-?\d+(\.\d{1,2})?", p["bmi"])
+    # A fresh feature order every epoch.
+    assert sorted(epochs[0]) != sorted(epochs[1])
+
+
+def test_interpolated_rows_come_from_the_minority_class_only(fake):
+    X, y = table(n_min=10, n_maj=40, three_classes=True)
+    ImbLLM(**FAST).fit_resample(X, y)
+    texts = calls(fake, "finetune")[0]["epochs"][0]
+    interp = [pieces(t) for t in texts if "smoker is" not in t]
+    assert len(interp) == 20 - 10  # n_gen = largest class (20) - minority (10)
+    assert all(p["charges"] == "high" and 50 <= float(p["age"]) <= 59 for p in interp)
+
+
+def test_few_minority_rows_fall_back_to_duplicates_and_say_so(fake):
+    X, y = table(n_min=4, n_maj=20)
+    s = ImbLLM(**FAST)
+    s.fit_resample(X, y)
+    assert "more than 5 minority rows, got 4" in s.fallback_
+    texts = calls(fake, "finetune")[0]["epochs"][0]
+    minority = {(a, b) for a, b in zip(X.age[:4], X.bmi[:4], strict=True)}
+    interp = [pieces(t) for t in texts if "smoker is" not in t]
+    assert len(interp) == 16
+    assert all((int(p["age"]), float(p["bmi"])) in minority for p in interp)
+
+
+def test_prompts_rotate_over_features_with_minority_values(fake):
+    X, y = table()
+    ImbLLM(**FAST).fit_resample(X, y)
+    prompts = calls(fake, "generate")[0]["prompts"]
+    assert len(prompts) == 24
+    conditioned = [p[len("charges is high, "):-1] for p in prompts]
+    assert all(p.startswith("charges is high, ") and p.endswith(",") for p in prompts)
+    per_feature = pd.Series([c.split(" is ")[0] for c in conditioned]).value_counts()
+    assert per_feature.to_dict() == {"age": 6, "bmi": 6, "smoker": 6, "region": 6}
+    smoker = {c.split(" is ")[1] for c in conditioned if c.startswith("smoker")}
+    assert smoker == {"yes"}  # the minority's only category, never the majority's "no"
+    ages = {int(c.split(" is ")[1]) for c in conditioned if c.startswith("age")}
+    assert all(50 <= a <= 59 for a in ages)
+
+
+def test_label_only_prompt_and_random_permutation_ablations(fake):
+    X, y = table()
+    ImbLLM(**FAST, prompt="label", permutation="shuffle_all").fit_resample(X, y)
+    assert set(calls(fake, "generate")[0]["prompts"]) == {"charges is high,"}
+    texts = calls(fake, "finetune")[0]["epochs"][0]
+    first = {t.split(" is ")[0] for t in texts}
+    assert "charges" in first and len(first) > 1  # the target is no longer always first
+
+
+def test_great_taptap_predllm_training_sentences(fake):
+    X, y = table()
+    GReaT(**FAST).fit_resample(X, y)
+    texts = calls(fake, "finetune")[-1]["epochs"][0]
+    assert len(texts) == 48 and {t.split(" is ")[0] for t in texts} >= {"charges", "age"}
+    assert set(calls(fake, "generate")[-1]["prompts"]) == {"charges is high,"}
+
+    TapTap(**FAST).fit_resample(X, y)
+    texts = calls(fake, "finetune")[-1]["epochs"][0]
+    assert len(texts) == 48 and not any("charges" in t for t in texts)
+    assert all(re.fullmatch(r"(\d )+\d", pieces(t)["age"]) for t in texts)  # "5 3"
+
+    fake.script = labelling_script(X)
+    PredLLM(**FAST, patience=10).fit_resample(X, y)
+    texts = calls(fake, "finetune")[-1]["epochs"][0]
+    assert len(texts) == 96 and all(t.split(", ")[-1].startswith("charges is") for t in texts)
+    in_order = [t for t in texts if t.startswith("age is") and ", bmi is" in t.split(", smoker")[0]]
+    assert len(in_order) >= 48  # the table-order copy of every row
+
+
+def test_strict_shortfall_raises_with_counts_per_reason(fake):
+    X, y = table()
+    fake.script = lambda prompt, rng, lm: " bmi is heavy, smoker is yes"
+    with pytest.raises(ShortfallError) as err:
+        GReaT(**FAST, patience=2).fit_resample(X, y)
+    msg = str(err.value)
+    assert "produced 0 of 24 valid rows after 48 completions" in msg
+    assert "missing_value:age 48" in msg and "on_shortfall='record'" in msg
+
+
+def test_recorded_shortfall_returns_what_exists_and_logs_the_gap(fake):
+    X, y = table()
+    answers = iter([" age is 55, bmi is 30.5, smoker is yes, region is south"] * 5)
+    fake.script = lambda prompt, rng, lm: next(answers, " age is old")
+    s = GReaT(**FAST, patience=2, on_shortfall="record")
+    X_res, y_res = s.fit_resample(X, y)
+    t = s.telemetry()
+    assert (s.n_requested_, s.n_generated_, len(X_res)) == (24, 5, 53)
+    assert t["shortfall"] == 19 and t["n_valid"] == 5 and t["n_rejected"] == 43
+    assert t["rejected_unparsable_number"] == 43 and t["n_completions"] == 48
+
+
+def test_strict_and_published_repair_of_the_same_completions(fake):
+    X, y = table()
+    script = [
+        " age is 55, bmi is 30.5, smoker is yes, region is south",  # valid
+        " bmi is 30.5, smoker is yes, region is south",  # age missing
+        " age is 55, bmi is inf, smoker is yes, region is south",  # not finite
+        " age is 55, bmi is fat, smoker is yes, region is south",  # unparsable: dropped
+        " age is 55, bmi is 30.5, smoker is maybe, region is south",  # unknown category
+        " age is 99, bmi is 30.5, smoker is yes, region is south",  # outside the range
+    ] * 4
+    seq = iter(script)
+    fake.script = lambda prompt, rng, lm: next(seq, " nothing")
+    strict = GReaT(**FAST, patience=1, on_shortfall="record")
+    strict.fit_resample(X, y)
+    t = strict.telemetry()
+    assert (t["n_valid"], t["n_rejected"], t["n_repaired_cells"]) == (4, 20, 0)
+    assert {k: v for k, v in t.items() if k.startswith("rejected_")} == {
+        "rejected_missing_value": 4, "rejected_non_finite": 4, "rejected_unparsable_number": 4,
+        "rejected_unknown_category": 4, "rejected_out_of_range": 4}
+
+    seq = iter(script)
+    published = GReaT(**FAST, patience=1, on_shortfall="record", repair="published")
+    X_res, _ = published.fit_resample(X, y)
+    t = published.telemetry()
+    assert (t["n_valid"], t["n_rejected"], t["n_repaired_cells"]) == (20, 4, 12)
+    new = X_res.iloc[48:]
+    mean_age, mean_bmi = round(X.age.mean(), 2), round(X.bmi.mean(), 2)
+    assert (new.age == round(mean_age)).sum() == 4  # filled with the table mean (GReaT's rows)
+    assert (new.bmi == mean_bmi).sum() == 4
+    assert set(new.smoker) == {"yes"} and 99 in set(new.age)
+
+
+def test_published_repair_fills_from_the_minority_rows_for_imbllm(fake):
+    X, y = table()
+    fake.script = lambda prompt, rng, lm: " smoker is maybe, region is south"
+    s = ImbLLM(**FAST, repair="published", prompt="label")
+    X_res, _ = s.fit_resample(X, y)
+    new = X_res.iloc[48:]
+    assert (new.age == round(round(X.age[:12].mean(), 2))).all()
+    assert (new.bmi == round(X.bmi[:12].mean(), 2)).all() and (new.smoker == "yes").all()
+    assert s.n_repaired_cells_ == 24 * 3
+
+
+def test_same_seed_same_rows_and_other_seed_other_rows(fake):
+    X, y = table()
+    a = ImbLLM(**FAST).fit_resample(X, y)[0]
+    b = ImbLLM(**FAST).fit_resample(X, y)[0]
+    c = ImbLLM(**{**FAST, "random_state": 1}).fit_resample(X, y)[0]
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.iloc[48:].equals(c.iloc[48:])
+
+
+def test_taptap_labels_come_from_a_classifier_and_predllm_keeps_minority(fake):
+    X, y = table()
+    s = TapTap(**FAST)
+    X_res, y_res = s.fit_resample(X, y)
+    new_age, new_y = X_res.age.iloc[48:], y_res.iloc[48:]
+    # age separates the classes perfectly, so XGBoost's label follows it.
+    assert ((new_age >= 50) == (new_y == "high")).all() and set(new_y) == {"high", "low"}
+    tags = s.telemetry()["tags"]
+    assert tags["taptap_checkpoint"] == "not used" and "compact" in tags["taptap_note"]
+
+    fake.script = labelling_script(X)
+    p = PredLLM(**FAST, patience=10)
+    X_res, y_res = p.fit_resample(X, y)
+    t = p.telemetry()
+    assert (y_res.iloc[48:] == "high").all() and (X_res.age.iloc[48:] >= 50).all()
+    assert t["rejected_label_not_minority"] > 0 and t["n_valid"] == 24
+
+
+def test_label_codes_in_text_and_names_in_output(fake):
+    X, y = table()
+    s = ImbLLM(**FAST, label_format="code")
+    _, y_res = s.fit_resample(X, y)
+    texts = calls(fake, "finetune")[0]["epochs"][0]
+    assert all(t.startswith("charges is 0, ") for t in texts)  # "high" sorts first
+    assert set(y_res.iloc[48:]) == {"high"}
+
+
+def test_already_balanced_input_trains_nothing(fake):
+    X, y = table(n_min=24, n_maj=24)
+    X_res, y_res = ImbLLM(**FAST).fit_resample(X, y)
+    assert len(X_res) == 48 and fake.calls == []
+
+
+def test_integer_column_names_unnamed_target_and_dtypes(fake):
+    X, y = table()
+    X.columns = [0, 1, 2, 3]
+    y = pd.Series(pd.Categorical(y.to_numpy()))
+    X[1] = X[1].astype(np.float32)
+    X_res, y_res = ImbLLM(**FAST).fit_resample(X, y)
+    assert list(X_res.columns) == [0, 1, 2, 3] and X_res.dtypes.tolist() == X.dtypes.tolist()
+    assert y_res.dtype == y.dtype and set(y_res.iloc[48:]) == {"high"}
+    assert calls(fake, "finetune")[0]["epochs"][0][0].startswith("target is high, ")
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"repair": "lenient"}, "repair='lenient' is not one of"),
+        ({"label_format": "int"}, "label_format='int' is not one of"),
+        ({"patience": 0.5}, "patience=0.5 must be a number >= 1.0"),
+        ({"on_shortfall": "ignore"}, "on_shortfall='ignore' is not one of"),
+        ({"prompt": "feature_label"}, "prompt='feature_label' is not one of"),
+        ({"llm_config": {"n_layers": 2}}, "llm_config has keys ['n_layers']"),
+        ({"llm_config": {"name_or_path": "gpt2"}}, "give the backbone once, through llm"),
+        ({"epochs": 0}, "epochs=0 must be a positive integer"),
+    ],
+)
+def test_bad_parameters_are_named_in_the_error(fake, params, message):
+    X, y = table()
+    with pytest.raises(ValueError) as err:
+        ImbLLM(**{**FAST, **params}).fit_resample(X, y)
+    assert message in str(err.value)
+
+
+def test_bare_engine_needs_its_switches(fake):
+    X, y = table()
+    with pytest.raises(ValueError, match="permutation=None and this class has no default"):
+        LLMOversampler(**FAST).fit_resample(X, y)
+    out = LLMOversampler(**FAST, permutation="fixed_y", training_rows="table", prompt="label",
+                         label="prompt").fit_resample(X, y)
+    assert len(out[0]) == 72
+
+
+def test_config_and_budget_reach_the_backbone(fake):
+    X, y = table()
+    ImbLLM(epochs=3, batch_size=8, llm_config={"name": "compact", "n_layer": 1, "n_embd": 32,
+           "device": "cpu"}, gen_batch_size=7, top_k=5, temperature=0.9, progress=False,
+           random_state=3).fit_resample(X, y)
+    build, tune, gen = (calls(fake, k)[0] for k in ("build", "finetune", "generate"))
+    assert build["config"] == LLMConfig(n_layer=1, n_embd=32, device="cpu") and build["seed"] == 3
+    assert tune["budget"] == Budget(epochs=3, batch_size=8, learning_rate=1e-3,
+                                    gen_batch_size=7)
+    assert (gen["batch_size"], gen["top_k"], gen["temperature"]) == (7, 5, 0.9)
+    # No max_new_tokens given: the longest training sentence, in tokens, plus a margin.
+    longest = max(len(FakeLanguageModel().tokenizer(t)["input_ids"]) for t in tune["epochs"][0])
+    assert gen["max_new_tokens"] == longest + 8
+
+
+def test_save_load_and_sample_more(fake, tmp_path):
+    X, y = table()
+    s = ImbLLM(**FAST)
+    s.fit_resample(X, y)
+    s.save(tmp_path / "sampler")
+    loaded = ImbLLM.load(tmp_path / "sampler")
+    a, ya = loaded.sample(10, random_state=5)
+    b, _ = s.sample(10, random_state=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns) == list(X.columns) and a.dtypes.tolist() == X.dtypes.tolist()
+    assert set(ya) == {"high"} and loaded.get_params() == s.get_params()
+    with pytest.raises(RuntimeError, match="call fit_resample first"):
+        ImbLLM().sample(3)
