@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from imbllm.metrics.gower import GowerEncoder, gower_cdist
-from imbllm.metrics.synthetic import MAXIMIZE, METRIC_NAMES, METRICS, MINIMIZE, synthetic_metrics
+from imbllm.metrics.synthetic import (
+    MAXIMIZE,
+    METRIC_NAMES,
+    METRICS,
+    MINIMIZE,
+    ks_statistic,
+    synthetic_metrics,
+)
 
 EXPECTED_NAMES = (
     "dum", "dum_reference", "dum_ratio", "coverage", "recall", "precision", "density",
@@ -218,5 +225,23 @@ def test_bad_inputs_are_named():
         synthetic_metrics(R.drop(columns="d"), R, R, NUM, CAT)
     with pytest.raises(ValueError, match="both numeric and categorical"):
         synthetic_metrics(R, R, R, NUM, CAT + ["x"])
-    with pytest.raises(ValueError, match="'c' of S is declared numeric"):
+    with pytest.raises(ValueError, match=r"Columns \['c'\] of S are declared numeric"):
         synthetic_metrics(R, R, R, NUM + ["c"], ["d"])
+
+
+def test_blocks_do_not_change_the_answer(monkeypatch):
+    import imbllm.metrics.neighbours as nb
+
+    R, U, S = mixed(30, 1), mixed(45, 2), mixed(70, 3)
+    whole = synthetic_metrics(S, R, U, NUM, CAT)
+    monkeypatch.setattr(nb, "BLOCK_ENTRIES", 7)  # blocks of a row or two
+    assert synthetic_metrics(S, R, U, NUM, CAT) == pytest.approx(whole, rel=1e-12)
+
+
+def test_ks_statistic_matches_scipy():
+    from scipy.stats import ks_2samp
+
+    rng = np.random.default_rng(3)
+    for a, b in ((rng.normal(size=50), rng.normal(0.3, size=70)),
+                 (rng.integers(0, 4, 40).astype(float), rng.integers(0, 5, 90).astype(float))):
+        assert ks_statistic(a, b) == pytest.approx(ks_2samp(a, b).statistic)

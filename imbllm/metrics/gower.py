@@ -4,8 +4,9 @@ protocol.md §4 fixes the distance: a numeric cell contributes ``|a - b| / range
 taken over the real rows ``R ∪ U``; a categorical cell contributes 0 if equal, else 1; the
 distance is the mean over features. :class:`GowerEncoder` learns the ranges and category codes
 once (from the real rows) and turns any frame with the same columns into a
-:class:`GowerMatrix`; :func:`gower_cdist` compares two encoded sets with scipy's C loops (city-block on the scaled numeric block, Hamming on the codes), so the cost
-is that of two ``cdist`` calls, not a Python loop over pairs.
+:class:`GowerMatrix`; :func:`gower_cdist` compares two encoded sets with one scipy ``cdist``
+(city-block on the scaled numeric block) and one matrix product (one-hot codes: the number of
+equal categorical cells), not a Python loop over pairs.
 
 Two choices the protocol leaves open, made here:
 
@@ -33,30 +34,29 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import cdist
 
-#: Rows of the left set compared per block, so that a full distance matrix of two capped sets
-#: is built without a temporary per feature (memory stays at one block of floats).
-_BLOCK_ROWS = 1024
-
 
 @dataclass
 class GowerMatrix:
     """An encoded set of rows: scaled numerics and integer category codes.
 
-    ``num`` holds numeric cells divided by their range (``n x p_num``, float64); ``cat`` holds
-    codes of categorical cells and of constant numeric columns (``n x p_cat``, float64 so that
-    scipy's Hamming loop takes it as is); ``n_features`` is the Gower denominator.
+    ``num`` holds numeric cells divided by their range (``n x p_num``, float64, C order);
+    ``cat`` holds codes of categorical cells and of constant numeric columns (``n x p_cat``,
+    int64); ``n_features`` is the Gower denominator. ``hot``, set by :func:`share_one_hot`,
+    is the one-hot form of ``cat`` over widths shared with the sets it will be compared to.
     """
 
     num: np.ndarray
     cat: np.ndarray
     n_features: int
+    hot: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.num.shape[0]
 
-    def take(self, idx: np.ndarray) -> GowerMatrix:
+    def take(self, idx: np.ndarray | slice) -> GowerMatrix:
         """The rows at ``idx``."""
-        return GowerMatrix(self.num[idx], self.cat[idx], self.n_features)
+        hot = None if self.hot is None else self.hot[idx]
+        return GowerMatrix(self.num[idx], self.cat[idx], self.n_features, hot)
 
 
 class GowerEncoder:
@@ -113,7 +113,7 @@ class GowerEncoder:
             num = np.ascontiguousarray(X[self.scaled_].to_numpy(dtype=float) / scale)
         else:
             num = np.zeros((len(X), 0))
-        cat = np.empty((len(X), len(self.coded_)))
+        cat = np.empty((len(X), len(self.coded_)), dtype=np.int64)
         for j, c in enumerate(self.coded_):
             keys = X[c].to_numpy(dtype=float) if c in self.constant_ else X[c].astype(str)
             keys = np.asarray(keys)
@@ -143,21 +143,43 @@ def _check_columns(X: pd.DataFrame, columns: list[str]) -> None:
 
 def gower_cdist(A: GowerMatrix, B: GowerMatrix) -> np.ndarray:
     """Gower distances between every row of ``A`` and every row of ``B`` (``len(A) x len(B)``)."""
-    out = np.zeros((len(A), len(B)))
-    if len(A) == 0 or len(B) == 0:
-        return out
-    p_num, p_cat = A.num.shape[1], A.cat.shape[1]
-    for start in range(0, len(A), _BLOCK_ROWS):
-        stop = min(start + _BLOCK_ROWS, len(A))
-        block = out[start:stop]  # a contiguous view: cdist writes into it without a copy
-        if p_num:
-            cdist(A.num[start:stop], B.num, metric="cityblock", out=block)
-        if p_cat:
-            # scipy's Hamming is the share of mismatches; times p_cat gives their count.
-            mismatch = cdist(A.cat[start:stop], B.cat, metric="hamming")
-            if p_num:
-                block += mismatch * p_cat
-            else:
-                np.multiply(mismatch, p_cat, out=block)
+    out = gower_sums(A, B)
     out /= A.n_features
     return out
+
+
+def gower_sums(A: GowerMatrix, B: GowerMatrix) -> np.ndarray:
+    """:func:`gower_cdist` times ``n_features``: the per-feature distances summed, not averaged.
+
+    Callers that only compare distances, or average them, divide once at the end instead of
+    making a pass over the whole matrix. Memory: 12 bytes per pair (float64 result and the
+    float32 count of equal categorical cells); compare large sets block by block.
+    """
+    p_num, p_cat = A.num.shape[1], A.cat.shape[1]
+    if len(A) == 0 or len(B) == 0:
+        return np.zeros((len(A), len(B)))
+    out = cdist(A.num, B.num, metric="cityblock") if p_num else np.zeros((len(A), len(B)))
+    if p_cat:
+        if A.hot is None or B.hot is None or A.hot.shape[1] != B.hot.shape[1]:
+            A, B = share_one_hot(A, B)
+        # Mismatches = p_cat - matches; float32 counts are exact far beyond any p_cat.
+        out += p_cat
+        out -= A.hot @ B.hot.T
+    return out
+
+
+def share_one_hot(*mats: GowerMatrix) -> tuple[GowerMatrix, ...]:
+    """The same sets with ``hot`` set over common widths, so that any two can be compared.
+
+    Build it once per set when a set is compared many times (block by block).
+    """
+    seen = [m.cat.max(axis=0) for m in mats if len(m)]
+    p_cat = mats[0].cat.shape[1]
+    widths = np.max(seen, axis=0) + 1 if seen else np.zeros(p_cat, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
+    out = []
+    for m in mats:
+        hot = np.zeros((len(m), int(widths.sum())), dtype=np.float32)
+        hot[np.arange(len(m))[:, None], m.cat + offsets] = 1.0
+        out.append(GowerMatrix(m.num, m.cat, m.n_features, hot))
+    return tuple(out)
