@@ -245,3 +245,24 @@ def test_ks_statistic_matches_scipy():
     for a, b in ((rng.normal(size=50), rng.normal(0.3, size=70)),
                  (rng.integers(0, 4, 40).astype(float), rng.integers(0, 5, 90).astype(float))):
         assert ks_statistic(a, b) == pytest.approx(ks_2samp(a, b).statistic)
+
+
+def test_memo_shares_work_without_changing_results():
+    import imbllm.metrics.synthetic as sm
+
+    R, U = mixed(30, 1), mixed(40, 2)
+    S1, S2 = mixed(50, 3), mixed(50, 4)
+    sm._REAL_MEMO.clear()
+    fresh = [synthetic_metrics(S, R, U, NUM, CAT) for S in (S1, S2)]
+    # U's radii and dum_reference once (shared by S1 and S2), one whole result per S.
+    assert len(sm._REAL_MEMO) == 4
+    again = [synthetic_metrics(S, R, U, NUM, CAT) for S in (S1, S2)]
+    assert again == fresh and len(sm._REAL_MEMO) == 4
+    again[0]["dum"] = -1.0  # a caller changing its dict must not change the memo
+    assert synthetic_metrics(S1, R, U, NUM, CAT) == fresh[0]
+    # A different k is a different entry (new radii and result; dum_reference is shared).
+    synthetic_metrics(S1, R, U, NUM, CAT, k=2)
+    assert len(sm._REAL_MEMO) == 6
+    other = synthetic_metrics(S1, R, U.iloc[:30], NUM, CAT)
+    sm._REAL_MEMO.clear()
+    assert synthetic_metrics(S1, R, U.iloc[:30], NUM, CAT) == other
