@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from imbllm.llm.repair import check_rows
 from imbllm.llm.serialize import (
+    WHITESPACE,
     RowCodec,
     cell_pieces,
     format_numbers,
@@ -84,6 +86,11 @@ def test_only_ambiguous_tokens_are_quoted():
         assert needs_quotes(token), token
     for token in ["<=50K", "$120K +", "STATION WAGON - MID-SIZE", "is", "x,y", ",a"]:
         assert not needs_quotes(token), token
+
+
+def test_whitespace_constant_is_what_str_strip_removes():
+    every = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.isspace())
+    assert WHITESPACE == every
 
 
 def test_parse_rule_first_known_piece_wins_and_unknown_pieces_are_ignored():

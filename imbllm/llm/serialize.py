@@ -11,7 +11,8 @@ Numbers are written in their shortest exact form: ``39`` for integers and integr
 ``33.77`` for floats (never ``39.0``), positional rather than scientific. TapTap's
 ``digits`` form writes them one character at a time (``"3 3 . 7 7"``).
 
-Parsing works on many completions at once with one regular expression (pandas ``extractall``):
+Parsing works on many completions at once: one regular-expression scan per text, then array
+operations over all pieces:
 a piece whose name is a known column fills that column the first time it appears; pieces with
 unknown names or without ``" is "`` are ignored.
 """
@@ -20,9 +21,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 import pandas as pd
+from numpy.dtypes import StringDType
 
 SEP = ", "
 IS = " is "
@@ -64,14 +67,29 @@ def quote_series(s: pd.Series) -> pd.Series:
     return s
 
 
+#: Every character ``str.isspace`` accepts (numpy's default strip set differs).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def unquote_series(s: pd.Series) -> pd.Series:
     """Inverse of :func:`quote_series`; unquoted tokens lose surrounding blanks."""
-    s = s.astype(object)
-    quoted = s.str.startswith('"') & s.str.endswith('"') & (s.str.len() >= 2)
-    out = s.str.strip()
+    raw = s.to_numpy(dtype=object)
+    # numpy's string ufuncs run in C over the whole array (pandas' .str loops in Python).
+    u = raw.astype(StringDType())
+    quoted = (np.strings.str_len(u) >= 2) & np.strings.startswith(u, '"') & np.strings.endswith(
+        u, '"'
+    )
+    out = np.strings.strip(u, WHITESPACE).astype(object)
+    # numpy's strip also drops a "\x00" at either end: redo those few tokens in Python.
+    nul = np.strings.find(u, "\x00") >= 0
+    if nul.any():
+        out[nul] = [t.strip() for t in raw[nul]]
     if quoted.any():
-        out[quoted] = s[quoted].str.slice(1, -1).str.replace('""', '"', regex=False)
-    return out
+        out[quoted] = [t[1:-1].replace('""', '"') for t in raw[quoted]]
+    return pd.Series(out, index=s.index, dtype=object)
 
 
 def format_numbers(values: pd.Series, number_format: str = "plain") -> pd.Series:
@@ -144,13 +162,17 @@ def parse_texts(texts: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
     """
     columns = [str(c) for c in columns]
     cells = np.full((len(texts), len(columns)), np.nan, dtype=object)
-    found = pd.Series(list(texts), dtype=object).str.extractall(_PIECE) if len(texts) else None
-    if found is not None and not found.empty:
-        rows = found.index.get_level_values(0).to_numpy()
-        cols = pd.Index(columns).get_indexer(unquote_series(found["name"]))
+    # One C-level regex scan per text (pandas' extractall does the same scan with far more
+    # overhead); everything after it works on flat arrays of all pieces at once.
+    found = [_PIECE.findall(t) for t in texts]
+    counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+    if counts.sum():
+        flat = np.array(list(chain.from_iterable(found)), dtype=object).reshape(-1, 2)
+        rows = np.repeat(np.arange(len(texts)), counts)
+        cols = pd.Index(columns).get_indexer(unquote_series(pd.Series(flat[:, 0])))
         known = cols >= 0
-        rows, cols, values = rows[known], cols[known], found["value"].to_numpy()[known]
-        # First occurrence wins: extractall lists matches in text order within each row.
+        rows, cols, values = rows[known], cols[known], flat[known, 1]
+        # First occurrence wins: findall lists pieces in text order.
         first = ~pd.Series(rows * len(columns) + cols).duplicated().to_numpy()
         rows, cols, values = rows[first], cols[first], values[first]
         cells[rows, cols] = unquote_series(pd.Series(values, dtype=object)).to_numpy()
