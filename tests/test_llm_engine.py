@@ -333,3 +333,23 @@ def test_save_load_and_sample_more(fake, tmp_path):
     assert set(ya) == {"high"} and loaded.get_params() == s.get_params()
     with pytest.raises(RuntimeError, match="call fit_resample first"):
         ImbLLM().sample(3)
+
+
+@pytest.mark.parametrize("keep", [["age", "bmi"], ["smoker", "region"]])
+def test_numeric_only_and_categorical_only_tables(fake, keep):
+    X, y = table()
+    X = X[keep]
+    s = ImbLLM(**FAST)
+    X_res, y_res = s.fit_resample(X, y)
+    assert len(X_res) == 72 and set(y_res.iloc[48:]) == {"high"}
+    # Interpolation needs continuous features (SMOTE without categorical ones).
+    assert s.n_interpolated_ == (24 if keep == ["age", "bmi"] else 0)
+    assert X_res.dtypes.tolist() == X.dtypes.tolist()
+
+
+def test_a_single_minority_row_still_works(fake):
+    X, y = table(n_min=1, n_maj=10)
+    s = ImbLLM(**FAST)
+    X_res, _ = s.fit_resample(X, y)
+    assert len(X_res) == 20 and "got 1" in s.fallback_
+    assert (X_res.age.iloc[11:] == X.age[0]).all()  # everything it saw was that one row
