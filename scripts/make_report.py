@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -42,12 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so that --help works without the tracking stack.
     from imbllm.analysis.report import ReportOptions, build_report
     from imbllm.results import load_runs
+    from imbllm.tracking import DEFAULT_URI
 
-    runs = load_runs(args.tracking_uri, args.experiments)
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    runs = load_runs(uri, args.experiments)
     opts = ReportOptions(
         reference=args.reference, ratio=args.ratio, protocol=args.protocol,
         classifier=args.classifier, embeddings=not args.no_embeddings, n_points=args.points,
-        source=f"the tracking store `{args.tracking_uri or 'default'}`"
+        source=f"the tracking store `{uri}`"
         + (f" (experiments {', '.join(args.experiments)})" if args.experiments else ""),
     )
     try:

@@ -1,7 +1,8 @@
 """A frame shaped like ``imbllm.results.load_runs`` output, with effects planted on purpose.
 
 Planted so that the answers are known: ``imbllm`` is best on F1 on every dataset (both modes),
-in the middle on AUC, and worse than ``smote_nc`` on ``dum`` on every dataset.
+in the middle on AUC, and worse than ``smote_nc`` on ``dum`` on every dataset. Only ``ds00``
+generates more rows than the synthetic metrics' default cap.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def make_runs(n_datasets: int = 10, seeds=(0, 1, 2), methods=METHODS, seed: int 
                             ref = 0.2 + 0.01 * d
                             dum = 0.15 + 0.01 * d + DUM_EFFECT[m] + rng.normal(0, 0.002)
                             row.update({name: rng.uniform(0.1, 0.9) for name in SYNTHETIC_METRICS})
-                            row.update(dum=dum, dum_reference=ref, dum_ratio=dum / ref)
+                            row.update(dum=dum, dum_reference=ref, dum_ratio=dum / ref,
+                                       n_generated=5000 if d == 0 else 100)
                         rows.append(row)
     return pd.DataFrame(rows)

@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 from fake_runs import make_runs
 
+from imbllm.analysis.findings import comparison_paragraph
 from imbllm.analysis.report import ReportOptions, build_report
+from imbllm.analysis.stats import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -48,6 +50,33 @@ def test_tables_of_both_protocol_modes(planted):
     assert "| dataset | smote_nc | ctgan | tvae | imbllm |" in dum_table
 
 
+def test_the_row_cap_is_reported_where_it_applied(planted):
+    _, md = planted
+    assert ("Synthetic sets above the default cap of 2000 rows (median rows generated): "
+            "ds00 (5000).") in md
+
+
+def corrected_f1(runs: pd.DataFrame) -> str:
+    """The F1 paragraph of the corrected protocol, without building the whole report."""
+    sl = runs[(runs["protocol"] == "corrected") & (runs["classifier"] == "xgboost")
+              & (runs["method"] != "balance")]
+    c = compare(sl, "f1_minority", "maximize", reference="imbllm")
+    return comparison_paragraph(c, "F1 (corrected protocol, xgboost)")
+
+
+def test_left_out_methods_and_datasets_are_named():
+    runs = make_runs(n_datasets=5)
+    runs = runs[~((runs["dataset"] == "ds01") & (runs["method"] == "tvae"))]
+    assert ("Left out so that every method has every dataset: dataset ds01 left out: no value "
+            "for tvae.") in corrected_f1(runs)
+
+
+def test_without_the_reference_the_claims_are_not_checked():
+    runs = make_runs(n_datasets=4)
+    text = corrected_f1(runs[runs["method"] != "imbllm"])
+    assert "ImbLLM has no complete results here" in text and "support the paper" not in text
+
+
 def test_findings_follow_the_planted_numbers(planted):
     _, md = planted
     f1 = paragraph(md, "F1 (corrected protocol, xgboost)")
@@ -76,20 +105,11 @@ def test_every_figure_is_written_and_stale_ones_removed(planted):
     assert (out / "figures" / "keep_me.png").exists()
 
 
-def test_report_is_reproducible(tmp_path):
-    runs, opts = make_runs(n_datasets=3), ReportOptions(embeddings=False)
-    first = build_report(runs, tmp_path / "a", opts).read_text()
-    # Shuffled rows, the same store: the same text.
-    second = build_report(runs.sample(frac=1, random_state=0), tmp_path / "b", opts).read_text()
-    assert first == second
-
-
-def test_without_the_reference_the_claims_are_not_checked(tmp_path):
-    runs = make_runs(n_datasets=4)
-    runs = runs[runs["method"] != "imbllm"]
-    md = build_report(runs, tmp_path, ReportOptions(embeddings=False)).read_text()
-    assert "ImbLLM has no complete results here" in paragraph(md, "F1 (corrected protocol, xgboost)")
-    assert "support the paper" not in md
+def test_report_is_reproducible(planted, tmp_path):
+    _, md = planted
+    # The same store read back in another order gives the same text.
+    shuffled = make_runs().sample(frac=1, random_state=0)
+    assert build_report(shuffled, tmp_path, ReportOptions(embeddings=False)).read_text() == md
 
 
 def test_bad_requests_are_explained(tmp_path):

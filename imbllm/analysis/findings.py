@@ -59,6 +59,8 @@ def comparison_paragraph(c: Comparison, label: str) -> str:
     lead = (f"{_join(ties)} share the best average rank ({best_rank:.2f})" if len(ties) > 1
             else f"{best} has the best average rank ({best_rank:.2f})")
     out = [f"**{label}** ({c.goal}d; {n} datasets, {k} methods). {lead}."]
+    if c.notes:
+        out.append(f"Left out so that every method has every dataset: {'; '.join(c.notes)}.")
     if c.friedman.n_methods >= 3:
         differ = c.friedman.pvalue < c.alpha
         out.append(

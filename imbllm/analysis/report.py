@@ -125,6 +125,7 @@ def build_report(
               "rows). Definitions: protocol.md §4; implementation: imbllm/metrics/synthetic.py "
               "(distance-based metrics on a seeded subsample of at most the logged cap of rows "
               "per set).\n")
+    md.append(_cap_note(synth) + "\n")
     for metric in SYNTHETIC_METRICS:
         if metric in synth.columns and synth[metric].notna().any():
             arrow = "higher is better" if higher_is_better(metric) else "lower is better"
@@ -179,11 +180,28 @@ def _table(runs: pd.DataFrame, metric: str) -> str:
     return format_table(mean, std, rank, higher_is_better=hib)
 
 
-def _rank_table(comparisons: list[tuple[str, Comparison]]) -> str:
-    from imbllm.results import METHOD_ORDER
+def _cap_note(synth: pd.DataFrame) -> str:
+    """Which datasets had synthetic sets above the default row cap (their dum is capped)."""
+    from imbllm.metrics.synthetic import DEFAULT_MAX_ROWS
 
-    present = {m for _, c in comparisons for m in c.ranks.index}
-    methods = [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+    if "n_generated" not in synth.columns:
+        return ""
+    sizes = synth.groupby("dataset")["n_generated"].median()
+    over = sizes[sizes > DEFAULT_MAX_ROWS].sort_values(ascending=False)
+    if over.empty:
+        return (f"No synthetic set exceeded the default cap of {DEFAULT_MAX_ROWS} rows: the "
+                "distance-based metrics are exact.")
+    listed = ", ".join(f"{d} ({int(n)})" for d, n in over.items())
+    return (f"Synthetic sets above the default cap of {DEFAULT_MAX_ROWS} rows (median rows "
+            f"generated): {listed}. There the distance-based metrics use a seeded subsample of "
+            f"{DEFAULT_MAX_ROWS} rows per set: comparable across methods, which generate the "
+            "same number of rows, but `dum` is larger than with every row, so `dum_ratio` is "
+            "biased upwards against 1 (`scripts/bench_synthetic_metrics.py --exact` prints both "
+            "on adult).")
+
+
+def _rank_table(comparisons: list[tuple[str, Comparison]]) -> str:
+    methods = _method_order({m for _, c in comparisons for m in c.ranks.index})
     head = "| metric | N | Friedman p | CD | " + " | ".join(methods) + " |"
     lines = [head, "|---" * (len(methods) + 4) + "|"]
     for label, c in comparisons:
@@ -192,6 +210,14 @@ def _rank_table(comparisons: list[tuple[str, Comparison]]) -> str:
                      f"{findings.fmt_p(c.friedman.pvalue, bare=True)}"
                      f" | {c.cd:.2f} | " + " | ".join(cells) + " |")
     return "Average ranks (1 = best) over the datasets each test used:\n\n" + "\n".join(lines)
+
+
+def _method_order(methods) -> list[str]:
+    """The paper's order of methods (imbllm.results.METHOD_ORDER), unknown ones last."""
+    from imbllm.results import METHOD_ORDER
+
+    present = set(methods)
+    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
 
 
 def _wilcoxon_table(c: Comparison) -> str:
@@ -216,7 +242,8 @@ def _dataset_figures(synth, fig_dir, opt, ratio, load_synthetic, load_real) -> l
             continue
         seed = int(sub["seed"].min())
         picked = sub[sub["seed"] == seed].sort_values(["method", "classifier"])
-        picked = picked.drop_duplicates("method")
+        picked = picked.drop_duplicates("method").set_index("method", drop=False)
+        picked = picked.loc[_method_order(picked.index)]
         load_s = load_synthetic or _download_synthetic
         R, U, numeric, categorical = (load_real or _rebuild_real)(dataset, seed, ratio)
         S, missing = {}, []

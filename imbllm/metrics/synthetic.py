@@ -66,6 +66,8 @@ from imbllm.metrics.gower import GowerEncoder, GowerMatrix, share_one_hot
 from imbllm.metrics.neighbours import Cross, cross_neighbours, self_neighbours
 
 MINIMIZE, MAXIMIZE = "minimize", "maximize"
+#: Default cap on the rows of each set for the distance-based metrics (see "Cost and the cap").
+DEFAULT_MAX_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ def synthetic_metrics(
     categorical: list[str],
     *,
     k: int = 5,
-    max_rows: int | None = 2000,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
     random_state: int = 0,
 ) -> dict[str, float]:
     """Score synthetic minority rows ``S`` against the real minority ``R`` and the unseen ``U``.
@@ -357,5 +359,5 @@ def _cap(X: GowerMatrix, max_rows: int | None, rng: np.random.Generator) -> Gowe
     return X.take(np.sort(rng.choice(len(X), size=max_rows, replace=False)))
 
 
-__all__ = ["METRICS", "METRIC_NAMES", "MAXIMIZE", "MINIMIZE", "SyntheticMetric",
+__all__ = ["DEFAULT_MAX_ROWS", "METRICS", "METRIC_NAMES", "MAXIMIZE", "MINIMIZE", "SyntheticMetric",
            "ks_statistic", "synthetic_metrics"]
