@@ -6,6 +6,7 @@ Tables are built from logged runs only: never typed by hand.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,27 @@ def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | Non
         return pd.DataFrame(columns=KEYS + ["run_id", "artifact_uri"])
     df = df.sort_values("start_time").drop_duplicates(["experiment", "run_key"], keep="last")
     return df.reset_index(drop=True)
+
+
+def export_runs(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Write one flat CSV per experiment (keys, provenance, every metric): the committed record.
+
+    The tracking database stays out of git; these files let a later checkout rebuild the
+    tables (``make_tables.py --runs``) without it.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for exp, part in runs.groupby("experiment"):
+        path = out / f"{exp}.csv.gz"
+        part.drop(columns=["artifact_uri"], errors="ignore").to_csv(path, index=False)
+        written.append(path)
+    return written
+
+
+def read_runs(paths: list[str | Path]) -> pd.DataFrame:
+    """Concatenate exported run records (see :func:`export_runs`)."""
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
 
 
 def _search_all(client, ids):

@@ -2,6 +2,8 @@
 
     python scripts/make_tables.py                         # every experiment in the store
     python scripts/make_tables.py --experiment quickstart --print
+    python scripts/make_tables.py --export results/runs        # also write the flat run records
+    python scripts/make_tables.py --runs results/runs/*.csv.gz # rebuild from committed records
 
 For each experiment, protocol mode and classifier: one markdown table per metric (datasets x
 methods, mean (std) over seeds with the population std, 4 decimals, best per dataset in bold,
@@ -18,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imbllm.results import format_table, load_runs, summary_table  # noqa: E402
+from imbllm.results import export_runs, format_table, load_runs, read_runs, summary_table  # noqa: E402
 
 # Per protocol mode: the paper's two metrics first, then the rest of protocol.md §3.
 METRICS = {
@@ -52,10 +54,11 @@ def write_tables(runs, out_dir: Path, experiment: str, echo: bool = False) -> li
                 continue
             mean, std, rank = summary_table(part, metric)
             body = format_table(mean, std, rank)
-            seeds = sorted(part["seed"].unique())
+            seeds = sorted(int(v) for v in part["seed"].unique())
+            ratios = sorted(float(v) for v in part["ratio"].unique())
             head = (
                 f"# {metric} — {experiment}, protocol={mode}, classifier={clf}\n\n"
-                f"Mean (population std) over seeds {seeds}, ratio {sorted(part['ratio'].unique())}; "
+                f"Mean (population std) over seeds {seeds}, ratio {ratios}; "
                 "best per dataset in bold (the 'balance' reference excluded).\n"
                 f"Runs: `{SWEEP_COMMANDS.get(experiment, f'imbllm-bench experiment={experiment}')}`; "
                 f"this file: `python scripts/make_tables.py --experiment {experiment}`.\n"
@@ -78,11 +81,21 @@ def main(argv=None) -> int:
     ap.add_argument("--experiment", action="append", help="experiment name(s); default: all")
     ap.add_argument("--out", default="results/tables")
     ap.add_argument("--print", action="store_true", help="also print the tables")
+    ap.add_argument("--runs", nargs="+", help="read exported run records (results/runs/*.csv.gz) instead of the store")
+    ap.add_argument("--export", default=None, help="also export the runs as flat CSV records to this folder")
     args = ap.parse_args(argv)
-    runs = load_runs(args.tracking_uri, args.experiment)
+    if args.runs:
+        runs = read_runs(args.runs)
+        if args.experiment:
+            runs = runs[runs["experiment"].isin(args.experiment)]
+    else:
+        runs = load_runs(args.tracking_uri, args.experiment)
     if runs.empty:
         print("No finished runs in the tracking store: run imbllm-bench first.", file=sys.stderr)
         return 1
+    if args.export:
+        for path in export_runs(runs, args.export):
+            print(f"exported {path}")
     written = []
     for exp in sorted(runs["experiment"].unique()):
         written += write_tables(runs, Path(args.out), exp, echo=args.print)
