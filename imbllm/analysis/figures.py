@@ -47,7 +47,7 @@ def cd_diagram(comparison: Comparison, path: str | Path, *, title: str | None = 
         ax.set_axis_off()
     p = c.friedman.pvalue
     ax.set_title(title or f"{c.metric} ({c.goal}; rank 1 = best); N = {c.friedman.n_datasets} "
-                 f"datasets, Friedman p = {p:.3g}, CD = {c.cd:.2f}", fontsize=9)
+                 f"datasets, Friedman p = {p:.3g}, CD = {c.cd:.2f}", fontsize=9, pad=22)
     return _save(fig, path)
 
 
