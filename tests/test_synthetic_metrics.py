@@ -186,9 +186,11 @@ def test_cap_is_seeded_and_leaves_counts_alone():
     assert a != synthetic_metrics(S, R, U, NUM, CAT, max_rows=50, random_state=2)
     for name in ("unique_ratio", "copy_rate", "entropy", "fidelity_distance"):
         assert a[name] == exact[name]
-    # Only S exceeds the cap: the reference is exact, and a subset of S is never nearer to U.
+    # Only S exceeds the cap: the reference is exact, and dum never samples S (a subset of S
+    # would only be farther from U), so it stays exact too while the PRDC values move.
     assert a["dum_reference"] == exact["dum_reference"]
-    assert a["dum"] > exact["dum"]
+    assert a["dum"] == exact["dum"]
+    assert a["coverage"] != exact["coverage"] or a["precision"] != exact["precision"]
 
 
 def test_dtypes_do_not_change_the_answer():
@@ -266,3 +268,11 @@ def test_memo_shares_work_without_changing_results():
     other = synthetic_metrics(S1, R, U.iloc[:30], NUM, CAT)
     sm._REAL_MEMO.clear()
     assert synthetic_metrics(S1, R, U.iloc[:30], NUM, CAT) == other
+
+
+def test_dum_ignores_duplicated_synthetic_rows():
+    R, U, S = mixed(30, 1), mixed(30, 2), mixed(40, 3)
+    doubled = pd.concat([S, S, S.iloc[:7]], ignore_index=True)
+    a = synthetic_metrics(S, R, U, NUM, CAT)
+    b = synthetic_metrics(doubled, R, U, NUM, CAT, max_rows=45)
+    assert b["dum"] == pytest.approx(a["dum"], abs=1e-12)

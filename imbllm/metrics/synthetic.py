@@ -24,11 +24,13 @@ fraction of a second. The count-based metrics (``unique_ratio``, ``copy_rate``, 
 ``fidelity_distance``) are cheap and always use every row. ``max_rows=None`` computes everything
 exactly (on adult, tens of seconds).
 
-A subsample of ``S`` has fewer candidates for each test row's nearest neighbour, so a capped
-``dum`` is larger than the exact one (on adult with SMOTE-NC: 0.043 against 0.035), and the
-PRDC values depend on the set sizes (Naeem et al. compare equal-sized sets). Methods that
-generate the same number of rows are capped alike and stay comparable; compare ``dum_ratio``
-with 1 only where ``S`` was not capped, or read ``scripts/bench_synthetic_metrics.py --exact``.
+``dum`` is the exception: it is the paper's headline claim, and a subsample of ``S`` offers
+fewer candidates for each test row's nearest neighbour, which would bias it upwards (on adult
+with SMOTE-NC a capped ``dum`` read 0.043 against the exact 0.035). So ``dum`` (and with it
+``dum_ratio``) always searches every *distinct* synthetic row; only ``U`` may be capped there,
+which samples the mean without biasing it. The PRDC values depend on the set sizes (Naeem et
+al. compare equal-sized sets): methods that generate the same number of rows are capped alike
+and stay comparable.
 
 Edge cases
 ----------
@@ -101,8 +103,11 @@ class _Sets:
         self.p = enc.n_features_
         rng = np.random.default_rng(random_state)
         # One-hot codes built once per set: every block of every comparison reuses them.
-        self.S_enc, self.R_enc, self.U_enc = share_one_hot(
-            *(_cap(full[n], max_rows, rng) for n in ("S", "R", "U")))
+        capped = [_cap(full[n], max_rows, rng) for n in ("S", "R", "U")]
+        # dum searches every distinct synthetic row (nearest distance to a set = to its
+        # distinct rows), never a subsample: a sample would bias it upwards.
+        self.S_enc, self.R_enc, self.U_enc, self.S_all = share_one_hot(
+            *capped, _distinct(full["S"]))
 
     @property
     def empty(self) -> bool:
@@ -123,6 +128,12 @@ class _Sets:
         return cross_neighbours(self.U_enc, self.S_enc, self.radius_u, self.s_neighbours[0])
 
     @cached_property
+    def dum(self) -> float:
+        if self.empty:
+            return np.nan
+        return float(cross_neighbours(self.U_enc, self.S_all).nearest.mean() / self.p)
+
+    @cached_property
     def dum_reference(self) -> float:
         return _memo((b"dum_reference", self.U_enc, self.R_enc),
                      lambda: float(cross_neighbours(self.U_enc, self.R_enc).nearest.mean()
@@ -136,7 +147,7 @@ class _Sets:
 
 # -- metric computations ---------------------------------------------------------------
 def _dum(s: _Sets) -> float:
-    return float(s.cross.nearest.mean() / s.p) if not s.empty else np.nan
+    return s.dum
 
 
 def _dum_reference(s: _Sets) -> float:
@@ -351,6 +362,14 @@ def _memo(parts: tuple, compute: Callable[[], object]):
     if len(_REAL_MEMO) > _REAL_MEMO_SIZE:
         _REAL_MEMO.popitem(last=False)
     return value
+
+
+def _distinct(X: GowerMatrix) -> GowerMatrix:
+    if len(X) == 0:
+        return X
+    rows = np.column_stack([X.num, X.cat.astype(np.float64)])
+    _, idx = np.unique(rows, axis=0, return_index=True)
+    return X.take(np.sort(idx))
 
 
 def _cap(X: GowerMatrix, max_rows: int | None, rng: np.random.Generator) -> GowerMatrix:
