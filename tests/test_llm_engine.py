@@ -353,3 +353,79 @@ def test_a_single_minority_row_still_works(fake):
     X_res, _ = s.fit_resample(X, y)
     assert len(X_res) == 20 and "got 1" in s.fallback_
     assert (X_res.age.iloc[11:] == X.age[0]).all()  # everything it saw was that one row
+
+
+def test_a_row_ending_early_is_continued_and_becomes_valid(fake):
+    X, y = table()
+    first = iter([" age is 55, bmi is 30.5", " age is old, bmi is 30.5"] * 12)
+
+    def script(prompt, rng, lm):
+        if prompt == "charges is high,":
+            return next(first)
+        assert prompt == "charges is high, age is 55, bmi is 30.5,"  # its own text + separator
+        return " smoker is yes, region is south, age is 20"  # a repeated column: first wins
+
+    fake.script = script
+    s = ImbLLM(**FAST, prompt="label", patience=1.5, on_shortfall="record")
+    X_res, y_res = s.fit_resample(X, y)
+    t = s.telemetry()
+    # 24 first completions, then 12 continuations (the budget left of 36); the 12 rows with
+    # an unreadable age are not continued.
+    assert (t["n_completions"], t["n_continuations"], t["n_continued_valid"]) == (36, 12, 12)
+    assert (t["n_valid"], t["n_rejected"], t["rejected_unparsable_number"]) == (12, 12, 12)
+    assert [len(g["prompts"]) for g in calls(fake, "generate")] == [24, 12]
+    new = X_res.iloc[48:]
+    assert (new.age == 55).all() and (new.smoker == "yes").all() and (new.region == "south").all()
+
+
+def test_without_continuations_early_rows_are_rejected(fake):
+    X, y = table()
+    fake.script = lambda prompt, rng, lm: " age is 55, bmi is 30.5"
+    s = ImbLLM(**FAST, prompt="label", max_continuations=0, on_shortfall="record")
+    s.fit_resample(X, y)
+    t = s.telemetry()
+    assert (t["n_valid"], t["n_completions"], t["n_continuations"]) == (0, 120, 0)
+    assert t["rejected_missing_value"] == 120
+    assert all(g["prompts"][0] == "charges is high," for g in calls(fake, "generate"))
+
+
+@pytest.mark.parametrize(
+    "max_continuations, patience, valid, completions, continuations",
+    [(2, 3.0, 24, 72, 48), (2, 2.5, 12, 60, 36), (1, 2.0, 0, 48, 24)],
+)
+def test_continuations_count_against_patience(
+    fake, max_continuations, patience, valid, completions, continuations
+):
+    X, y = table()
+    steps = {"high,": " age is 55", "55,": " bmi is 30.5", "30.5,": " smoker is yes, region is south"}
+    fake.script = lambda prompt, rng, lm: steps[prompt.rsplit(" ", 1)[-1]]
+    s = ImbLLM(**FAST, prompt="label", patience=patience, on_shortfall="record",
+               max_continuations=max_continuations)
+    s.fit_resample(X, y)
+    t = s.telemetry()
+    assert (t["n_valid"], t["n_completions"], t["n_continuations"]) == (
+        valid, completions, continuations)
+    assert t["n_completions"] <= patience * 24 and t["shortfall"] == 24 - valid
+
+
+def test_continuing_rows_of_a_model_that_learnt_partial_rows(fake):
+    """The fake completes from any remembered sentence, interpolated (numbers only) ones
+    included, as the fine-tuned model does: continuing raises the valid rate, same rows for
+    the same seed."""
+    fake.full_rows_only = False
+    X, y = table()
+    runs = {}
+    for m in (0, 2, 2):
+        s = ImbLLM(**FAST, max_continuations=m, patience=2, on_shortfall="record")
+        X_res, _ = s.fit_resample(X, y)
+        runs.setdefault(m, []).append((X_res, s.telemetry()))
+    (_, off), (a, on), (b, _) = runs[0][0], runs[2][0], runs[2][1]
+    pd.testing.assert_frame_equal(a, b)
+    assert off["n_continuations"] == 0 and on["n_continuations"] > 0
+    assert on["n_valid"] > off["n_valid"] and on["n_continued_valid"] > 0
+
+
+def test_max_continuations_must_be_a_non_negative_integer(fake):
+    X, y = table()
+    with pytest.raises(ValueError, match=r"max_continuations=-1 must be a non-negative integer"):
+        ImbLLM(**FAST, max_continuations=-1).fit_resample(X, y)

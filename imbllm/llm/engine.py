@@ -74,6 +74,12 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         What happens to invalid generated rows (:mod:`imbllm.llm.repair`).
     patience : float, default=5.0
         Draw at most ``patience * n`` completions to obtain ``n`` valid rows.
+    max_continuations : int, default=2
+        A completion whose row lacks some features but is otherwise valid is sent back to
+        the model with its own text so far (``prompt + completion + ","``) and completed
+        again, up to this many times; each continuation counts as a completion drawn
+        (``n_continuations`` in :meth:`telemetry`). 0 disables it (the authors' behaviour;
+        under ``repair="published"`` missing cells are filled instead).
     on_shortfall : {"raise", "record"}, default="raise"
         When patience runs out: raise :class:`ShortfallError` saying how many rows were made
         and why the rest failed, or return the rows made and record the gap (``shortfall`` in
@@ -116,6 +122,7 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         label_format: str = "name",
         repair: str = "strict",
         patience: float = 5.0,
+        max_continuations: int = 2,
         on_shortfall: str = "raise",
         categorical_features="auto",
         cache_dir: str | None = None,
@@ -144,6 +151,7 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         self.label_format = label_format
         self.repair = repair
         self.patience = patience
+        self.max_continuations = max_continuations
         self.on_shortfall = on_shortfall
         self.categorical_features = categorical_features
         self.cache_dir = cache_dir

@@ -12,7 +12,7 @@ import logging
 import pandas as pd
 
 from imbllm.llm import labels as lab
-from imbllm.llm.repair import check_rows
+from imbllm.llm.repair import check_rows, incomplete_rows
 from imbllm.llm.rounds import Accepted, sample_rounds
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,12 @@ class EngineSampleMixin:
             X_ok, y_ok = X_ok[~wrong], y_ok[~wrong]
         return Accepted(X=X_ok, y=y_ok, reason=reason, repaired=checked.repaired)
 
+    def _incomplete(self, prompts: list[str], completions: list[str]):
+        """Rows missing some feature and otherwise valid (continued by the sampler)."""
+        texts = [p + c for p, c in zip(prompts, completions, strict=True)]
+        cells = self.codec_.parse(texts)
+        return incomplete_rows(cells, self.codec_, self.text_schema_, self.repair, self.reference_)
+
     def _ask_labels(self, X_ok: pd.DataFrame, cells: pd.DataFrame, seed: int) -> pd.Series:
         """Pred-LLM: the model completes the label of each full row."""
         if len(X_ok) == 0:
@@ -83,6 +89,8 @@ class EngineSampleMixin:
             accept=lambda p, c: self._accept(p, c, seed),
             patience=float(self.patience),
             seed=seed,
+            incomplete=self._incomplete,
+            max_continuations=int(self.max_continuations),
         )
         stats = {
             "n_valid": rounds.n_valid,
@@ -91,6 +99,8 @@ class EngineSampleMixin:
             "n_completions": rounds.n_completions,
             "n_rounds": rounds.n_rounds,
             "n_unused": rounds.n_unused,
+            "n_continuations": rounds.n_continuations,
+            "n_continued_valid": rounds.n_continued_valid,
             "shortfall": rounds.shortfall,
             "max_new_tokens": self.max_new_tokens_,
             "generated_tokens": self._gen_tokens,
@@ -115,4 +125,3 @@ class EngineSampleMixin:
         X_new = rounds.X.reindex(columns=self.codec_.features).reset_index(drop=True)
         X_new.columns = self.columns_
         return X_new, rounds.y.reset_index(drop=True).astype(self.y_dtype_), stats
-

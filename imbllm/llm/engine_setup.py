@@ -80,6 +80,12 @@ class EngineSetupMixin:
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer.")
+        m = self.max_continuations
+        if not isinstance(m, numbers.Integral) or isinstance(m, bool) or m < 0:
+            raise ValueError(
+                f"max_continuations={m!r} must be a non-negative integer (0 disables "
+                "continuing incomplete rows)."
+            )
 
     @staticmethod
     def _seed_from(random_state) -> int:

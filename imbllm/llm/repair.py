@@ -85,8 +85,10 @@ def check_rows(
     schema: TableSchema,
     repair: str,
     reference: Reference | None = None,
+    missing_ok: bool = False,
 ) -> Checked:
-    """Type the feature cells of ``cells`` (text, NaN when missing) and apply ``repair``."""
+    """Type the feature cells of ``cells`` (text, NaN when missing) and apply ``repair``;
+    ``missing_ok`` lets strict keep rows whose only defect is missing cells (left NaN)."""
     check_repair(repair)
     if repair == "published" and reference is None:
         raise ValueError("repair='published' needs the reference rows' means and modes.")
@@ -110,7 +112,7 @@ def check_rows(
             non_finite = ~missing & (np.isinf(values) | (np.isnan(values) & nan_text))
             unparsable = ~missing & np.isnan(values) & ~nan_text
             if repair == "strict":
-                reject(missing, MISSING, c)
+                reject(missing & (not missing_ok), MISSING, c)
                 reject(unparsable, UNPARSABLE, c)
                 reject(non_finite, NON_FINITE, c)
                 finite = np.isfinite(values)
@@ -131,7 +133,7 @@ def check_rows(
             values = text.map(mapping)
             known = text.isin(list(mapping)).to_numpy()
             if repair == "strict":
-                reject(missing, MISSING, c)
+                reject(missing & (not missing_ok), MISSING, c)
                 reject(~missing & ~known, UNKNOWN_CATEGORY, c)
             else:
                 allowed = reference.categories[c]
@@ -143,6 +145,25 @@ def check_rows(
     keep = reason == ""
     X = pd.DataFrame(out, index=cells.index)[codec.features]
     return Checked(X=X[keep], keep=keep, reason=reason, repaired=repaired)
+
+
+def incomplete_rows(
+    cells: pd.DataFrame,
+    codec: RowCodec,
+    schema: TableSchema,
+    repair: str,
+    reference: Reference | None = None,
+) -> np.ndarray:
+    """Rows that lack at least one feature and that ``repair`` would otherwise keep: the
+    ones worth asking the model to continue (bool per row of ``cells``)."""
+    missing = cells[codec.features].isna().to_numpy().any(axis=1)
+    out = np.zeros(len(cells), dtype=bool)
+    if missing.any():
+        sub = cells[missing]
+        out[np.flatnonzero(missing)] = check_rows(
+            sub, codec, schema, repair, reference, missing_ok=True
+        ).keep
+    return out
 
 
 def reason_counts(reasons: np.ndarray) -> dict[str, int]:
