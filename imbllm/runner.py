@@ -77,11 +77,28 @@ def frame_digest(*frames: pd.DataFrame | pd.Series) -> str:
     return h.hexdigest()
 
 
+#: Code whose change must invalidate cached oversampled sets (the samplers and what they use).
+_CODE_PATHS = ("imbllm/base.py", "imbllm/schema.py", "imbllm/llm", "baselines")
+
+
+def code_digest() -> str:
+    """Hash of the oversamplers' source: a cached set made by older code is never reused."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for rel in _CODE_PATHS:
+        p = root / rel
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 class ResampleCache:
     """On-disk cache of oversampled training sets, keyed by sampler config and input content.
 
     A CTGAN or LLM run is then paid once per (data, sampler, seed), not once per classifier.
-    Writes are atomic, so a killed run never leaves a half entry.
+    The key includes :func:`code_digest`, so editing a sampler invalidates its entries. Writes
+    are atomic, so a killed run never leaves a half entry.
     """
 
     def __init__(self, root: str | Path):
@@ -147,7 +164,7 @@ def execute_run(
     key = None
     if cache is not None:
         key = hashlib.sha256(
-            f"{sampler_key}|{cats}|{seed}|{frame_digest(X_in, y_in)}".encode()
+            f"{sampler_key}|{cats}|{seed}|{frame_digest(X_in, y_in)}|{code_digest()}".encode()
         ).hexdigest()[:32]
     hit = cache.get(key) if key else None
     if hit is not None:
