@@ -42,6 +42,28 @@ def test_tokenizer_round_trips_seen_and_unseen_text():
     assert len(tok(CORPUS[0])["input_ids"]) < len(CORPUS[0].encode()) / 2
 
 
+@pytest.mark.parametrize("split", ["pieces", "words"])
+def test_prompts_ending_with_a_comma_tokenize_as_a_prefix_of_the_row(split):
+    """The sampler relies on it: a prompt's tokens are the first tokens of the full row."""
+    tok = train_tokenizer(CORPUS, vocab_size=300, split=split)
+    for row in CORPUS[:4]:
+        cut = row.index(",", row.index(",") + 1) + 1  # after the second piece
+        full, head = tok(row)["input_ids"], tok(row[:cut])["input_ids"]
+        assert full[: len(head)] == head
+    comma = tok.convert_tokens_to_ids(",")
+    ids = tok(CORPUS[0])["input_ids"]
+    assert ids.count(comma) == CORPUS[0].count(",")
+
+
+def test_piece_tokenizer_spends_fewer_tokens_per_row():
+    pieces = train_tokenizer(CORPUS, vocab_size=500, split="pieces")
+    words = train_tokenizer(CORPUS, vocab_size=500, split="words")
+    n = [sum(len(x) for x in t(CORPUS)["input_ids"]) for t in (pieces, words)]
+    assert n[0] < 0.7 * n[1]
+    with pytest.raises(ValueError, match="tokenizer_split='bytes'"):
+        train_tokenizer(CORPUS, vocab_size=300, split="bytes")
+
+
 def test_tokenizer_training_is_deterministic():
     a = train_tokenizer(CORPUS, vocab_size=300).get_vocab()
     b = train_tokenizer(CORPUS, vocab_size=300).get_vocab()

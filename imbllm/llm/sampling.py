@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -43,19 +45,34 @@ def _check(temperature: float, top_k: int, batch_size: int, max_new_tokens: int)
             raise ValueError(f"{name}={value!r} must be a positive integer.")
 
 
+def _top_k_draw(scaled: torch.Tensor, top_k: int, gen: torch.Generator) -> torch.Tensor:
+    values, index = scaled.topk(top_k, dim=-1)
+    choice = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=gen)
+    return index.gather(1, choice).squeeze(1)
+
+
 def sample_next(
     logits: torch.Tensor, temperature: float, top_k: int, gen: torch.Generator
 ) -> torch.Tensor:
-    """One token per row: keep the ``top_k`` largest logits, then sample at ``temperature``."""
+    """One token per row from the ``top_k`` largest logits, softmax at ``temperature``.
+
+    ``topk`` costs as much as a layer of a small model, so a row first draws from the whole
+    distribution by inverting its CDF (one uniform number per row) and keeps the draw when it
+    lies among the ``top_k`` largest logits; only the other rows draw again from the exact
+    top-k distribution. The result follows the top-k distribution exactly: a kept draw has
+    probability ``p_i`` and a redraw ``(1 - S) p_i / S`` (``S`` the top-k mass), ``p_i / S`` in all.
+    """
     if top_k == 1:
         return logits.argmax(-1)
-    if top_k < logits.shape[-1]:
-        values, index = logits.topk(top_k, dim=-1)
-    else:
-        values, index = logits, None
-    probs = torch.softmax(values / temperature, dim=-1)
-    choice = torch.multinomial(probs, 1, generator=gen).squeeze(1)
-    return choice if index is None else index.gather(1, choice[:, None]).squeeze(1)
+    scaled = logits / temperature
+    cdf = torch.softmax(scaled, dim=-1).cumsum_(-1)
+    u = torch.rand((len(cdf), 1), generator=gen, device=cdf.device) * cdf[:, -1:]
+    choice = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=cdf.shape[1] - 1)
+    if top_k < scaled.shape[-1]:
+        outside = (scaled > scaled.gather(1, choice[:, None])).sum(-1) >= top_k
+        if outside.any():
+            choice[outside] = _top_k_draw(scaled[outside], top_k, gen)
+    return choice
 
 
 def _left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,6 +116,11 @@ def _sample_batch(
     return [out[i, : length[i]].tolist() for i in range(n)], int(
         length.sum() + (length < max_new_tokens).sum()
     )
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """Seed of one batch's generator, derived from the call's seed and the batch index."""
+    return int(np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def _decode(tokenizer, prompts: list[list[int]], completions: list[list[int]]) -> list[str]:
@@ -161,17 +183,19 @@ def generate(
         max_new_tokens = room
     banned = tok.pad_token_id if tok.pad_token_id not in (None, eos) else None
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    completions: list[list[int]] = [[] for _ in encoded]
-    n_tokens = n_truncated = 0
-    gen = torch.Generator(device=lm.device).manual_seed(seed)
-    decoder = make_decoder(lm.model.eval())
-    bar = tqdm(total=len(encoded), desc="generate", unit="row", disable=not progress, leave=False)
-    with torch.inference_mode(), lm.autocast():
-        for s in range(0, len(order), batch_size):
-            rows = order[s : s + batch_size]
-            got, sampled = _sample_batch(
-                decoder,
-                [encoded[i] for i in rows],
+    batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    model = lm.model.eval()
+
+    def run(j: int) -> tuple[list[list[int]], int]:
+        # Each batch has its own generator and runs its arithmetic on one thread, so its rows
+        # depend on (seed, batch) only: the same on 1 core or 16, in any completion order.
+        if lm.device.type == "cpu":
+            torch.set_num_threads(1)
+        gen = torch.Generator(device=lm.device).manual_seed(batch_seed(seed, j))
+        with torch.inference_mode(), lm.autocast():
+            return _sample_batch(
+                make_decoder(model),
+                [encoded[i] for i in batches[j]],
                 eos=eos,
                 banned=banned,
                 temperature=temperature,
@@ -180,12 +204,27 @@ def generate(
                 gen=gen,
                 device=lm.device,
             )
-            for i, c in zip(rows, got, strict=True):
-                completions[i] = c
-                n_truncated += len(c) == max_new_tokens
-            n_tokens += sampled
-            bar.update(len(rows))
-    bar.close()
+
+    completions: list[list[int]] = [[] for _ in encoded]
+    n_tokens = n_truncated = 0
+    # On a CPU, batches run side by side, one per core: a small model's step is too small to
+    # split across cores, whole batches are not. PyTorch releases the GIL inside each op.
+    threads = torch.get_num_threads()
+    workers = min(threads, len(batches)) if lm.device.type == "cpu" else 1
+    bar = tqdm(total=len(encoded), desc="generate", unit="row", disable=not progress, leave=False)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for rows, (got, sampled) in zip(
+                batches, pool.map(run, range(len(batches))), strict=True
+            ):
+                for i, c in zip(rows, got, strict=True):
+                    completions[i] = c
+                    n_truncated += len(c) == max_new_tokens
+                n_tokens += sampled
+                bar.update(len(rows))
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
     texts = _decode(tok, encoded, completions)
     seconds = time.perf_counter() - start
     lm.last_generate_stats_ = {

@@ -93,7 +93,8 @@ def _optimizer(model: torch.nn.Module, budget: Budget) -> torch.optim.Optimizer:
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": budget.weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=budget.learning_rate)
+    # One fused kernel for all tensors instead of a dozen small ops per tensor per step.
+    return torch.optim.AdamW(groups, lr=budget.learning_rate, fused=True)
 
 
 def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int):
