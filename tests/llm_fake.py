@@ -1,7 +1,9 @@
 """A stand-in for :class:`imbllm.llm.backbone.LanguageModel` with the same interface.
 
 It "learns" by remembering the last epoch's sentences and "generates" by completing a prompt
-with the pieces of a remembered sentence that the prompt does not already name. A test can
+with the pieces of a remembered sentence that the prompt does not already name; a prompt that
+ends by naming a column (``"... smoker is"``) gets that column's value from a remembered
+sentence, followed by the sentence's other pieces (as a model that runs on would write). A test can
 replace that behaviour with a script: ``FakeLanguageModel.script = lambda prompt, rng, lm: ...``.
 Use it through the ``fake_backbone`` fixture, which also records every call.
 """
@@ -52,10 +54,24 @@ class FakeLanguageModel:
         self.calls.append(("finetune", {"budget": budget, "seed": seed, "epochs": epochs}))
         self.memory = epochs[-1]
         n_tokens = sum(len(self.tokenizer(t)["input_ids"]) for e in epochs for t in e)
-        return {"train_tokens": n_tokens, "fit_seconds": 0.5,
-                "train_tokens_per_second": n_tokens / 0.5, "final_loss": 0.25}
+        return {
+            "train_tokens": n_tokens,
+            "fit_seconds": 0.5,
+            "train_tokens_per_second": n_tokens / 0.5,
+            "final_loss": 0.25,
+        }
+
+    def _value_of(self, column: str, rng) -> str:
+        """The answer to a prompt that ends by naming ``column`` (``"... smoker is"``): its
+        value in a remembered sentence that has it, then that sentence's other pieces."""
+        pool = [t for t in self.memory if column in map(name_of, split_pieces(t))]
+        own = split_pieces(pool[int(rng.integers(len(pool)))])
+        value = next(p for p in own if name_of(p) == column).split(" is ", 1)[1]
+        return " " + ", ".join([value] + [p for p in own if name_of(p) != column])
 
     def _complete(self, prompt: str, rng) -> str:
+        if prompt.endswith(" is"):
+            return self._value_of(split_pieces(prompt)[-1][: -len(" is")], rng)
         asked = split_pieces(prompt.rstrip(","))
         named = {name_of(p) for p in asked if " is " in p}
         pool = self.memory
@@ -74,18 +90,31 @@ class FakeLanguageModel:
         rest = [p for p in split_pieces(text) if name_of(p) not in named]
         return (" " + ", ".join(rest)) if rest else ""
 
-    def generate(self, prompts, *, temperature, top_k, batch_size, max_new_tokens, seed,
-                 progress=True):
+    def generate(
+        self, prompts, *, temperature, top_k, batch_size, max_new_tokens, seed, progress=True
+    ):
         rng = np.random.default_rng(seed)
         script = type(self).script
         out = [script(p, rng, self) if script else self._complete(p, rng) for p in prompts]
-        self.calls.append(("generate", {"prompts": list(prompts), "seed": seed,
-                                        "max_new_tokens": max_new_tokens,
-                                        "batch_size": batch_size, "top_k": top_k,
-                                        "temperature": temperature}))
+        self.calls.append(
+            (
+                "generate",
+                {
+                    "prompts": list(prompts),
+                    "seed": seed,
+                    "max_new_tokens": max_new_tokens,
+                    "batch_size": batch_size,
+                    "top_k": top_k,
+                    "temperature": temperature,
+                },
+            )
+        )
         n_tokens = sum(len(self.tokenizer(c)["input_ids"]) for c in out)
-        self.last_generate_stats_ = {"generated_tokens": n_tokens, "sample_seconds": 0.25,
-                                     "tokens_per_second": n_tokens / 0.25}
+        self.last_generate_stats_ = {
+            "generated_tokens": n_tokens,
+            "sample_seconds": 0.25,
+            "tokens_per_second": n_tokens / 0.25,
+        }
         return out
 
     def save(self, path):

@@ -6,18 +6,20 @@ shortfall, labels) without any neural network; tests/test_llm_methods.py runs th
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
-from llm_fake import FakeLanguageModel
+from llm_fake import FakeLanguageModel, FakeTokenizer
 
 import imbllm.llm.engine as engine
 from baselines.llm import GReaT, PredLLM, TapTap
 from imbllm.llm.config import Budget, LLMConfig
 from imbllm.llm.engine import LLMOversampler, ShortfallError
 from imbllm.llm.methods import ImbLLM
+from imbllm.llm.rounds import continuation_prompt, first_value
 from imbllm.llm.serialize import parse_texts, quote
 
 FAST = {"epochs": 2, "progress": False, "random_state": 0}
@@ -39,12 +41,14 @@ def table(n_min=12, n_maj=36, seed=0, three_classes=False):
     rng = np.random.default_rng(seed)
     n = n_min + n_maj
     age = np.r_[rng.integers(50, 60, n_min), rng.integers(20, 40, n_maj)]
-    X = pd.DataFrame({
-        "age": age,
-        "bmi": np.round(rng.uniform(18, 40, n), 2),
-        "smoker": np.r_[["yes"] * n_min, rng.choice(["yes", "no"], n_maj)],
-        "region": rng.choice(["north, east", "south"], n),
-    })
+    X = pd.DataFrame(
+        {
+            "age": age,
+            "bmi": np.round(rng.uniform(18, 40, n), 2),
+            "smoker": np.r_[["yes"] * n_min, rng.choice(["yes", "no"], n_maj)],
+            "region": rng.choice(["north, east", "south"], n),
+        }
+    )
     labels = ["high"] * n_min + ["low"] * n_maj
     if three_classes:
         labels = ["high"] * n_min + ["low"] * (n_maj // 2) + ["mid"] * (n_maj - n_maj // 2)
@@ -119,7 +123,7 @@ def test_prompts_rotate_over_features_with_minority_values(fake):
     ImbLLM(**FAST).fit_resample(X, y)
     prompts = calls(fake, "generate")[0]["prompts"]
     assert len(prompts) == 24
-    conditioned = [p[len("charges is high, "):-1] for p in prompts]
+    conditioned = [p[len("charges is high, ") : -1] for p in prompts]
     assert all(p.startswith("charges is high, ") and p.endswith(",") for p in prompts)
     per_feature = pd.Series([c.split(" is ")[0] for c in conditioned]).value_counts()
     assert per_feature.to_dict() == {"age": 6, "bmi": 6, "smoker": 6, "region": 6}
@@ -197,8 +201,12 @@ def test_strict_and_published_repair_of_the_same_completions(fake):
     t = strict.telemetry()
     assert (t["n_valid"], t["n_rejected"], t["n_repaired_cells"]) == (4, 20, 0)
     assert {k: v for k, v in t.items() if k.startswith("rejected_")} == {
-        "rejected_missing_value": 4, "rejected_non_finite": 4, "rejected_unparsable_number": 4,
-        "rejected_unknown_category": 4, "rejected_out_of_range": 4}
+        "rejected_missing_value": 4,
+        "rejected_non_finite": 4,
+        "rejected_unparsable_number": 4,
+        "rejected_unknown_category": 4,
+        "rejected_out_of_range": 4,
+    }
 
     seq = iter(script)
     published = GReaT(**FAST, patience=1, on_shortfall="record", repair="published")
@@ -300,20 +308,27 @@ def test_bare_engine_needs_its_switches(fake):
     X, y = table()
     with pytest.raises(ValueError, match="permutation=None and this class has no default"):
         LLMOversampler(**FAST).fit_resample(X, y)
-    out = LLMOversampler(**FAST, permutation="fixed_y", training_rows="table", prompt="label",
-                         label="prompt").fit_resample(X, y)
+    out = LLMOversampler(
+        **FAST, permutation="fixed_y", training_rows="table", prompt="label", label="prompt"
+    ).fit_resample(X, y)
     assert len(out[0]) == 72
 
 
 def test_config_and_budget_reach_the_backbone(fake):
     X, y = table()
-    ImbLLM(epochs=3, batch_size=8, llm_config={"name": "compact", "n_layer": 1, "n_embd": 32,
-           "device": "cpu"}, gen_batch_size=7, top_k=5, temperature=0.9, progress=False,
-           random_state=3).fit_resample(X, y)
+    ImbLLM(
+        epochs=3,
+        batch_size=8,
+        llm_config={"name": "compact", "n_layer": 1, "n_embd": 32, "device": "cpu"},
+        gen_batch_size=7,
+        top_k=5,
+        temperature=0.9,
+        progress=False,
+        random_state=3,
+    ).fit_resample(X, y)
     build, tune, gen = (calls(fake, k)[0] for k in ("build", "finetune", "generate"))
     assert build["config"] == LLMConfig(n_layer=1, n_embd=32, device="cpu") and build["seed"] == 3
-    assert tune["budget"] == Budget(epochs=3, batch_size=8, learning_rate=1e-3,
-                                    gen_batch_size=7)
+    assert tune["budget"] == Budget(epochs=3, batch_size=8, learning_rate=1e-3, gen_batch_size=7)
     assert (gen["batch_size"], gen["top_k"], gen["temperature"]) == (7, 5, 0.9)
     # No max_new_tokens given: the longest training sentence, in tokens, plus a margin.
     longest = max(len(FakeLanguageModel().tokenizer(t)["input_ids"]) for t in tune["epochs"][0])
@@ -355,9 +370,62 @@ def test_a_single_minority_row_still_works(fake):
     assert (X_res.age.iloc[11:] == X.age[0]).all()  # everything it saw was that one row
 
 
-def test_a_row_ending_early_is_continued_and_becomes_valid(fake):
+def test_continuation_prompt_names_the_column_and_keeps_its_first_value():
+    head = continuation_prompt("charges is high,", " age is 55, bmi is 30.5", "region")
+    assert head == "charges is high, age is 55, bmi is 30.5, region is"
+    assert continuation_prompt("charges is high,", " age is 55,  ", "a, b").endswith(
+        '55, "a, b" is'
+    )
+    assert first_value(' "north, east", smoker is no') == ' "north, east"'
+    assert first_value(" 30.5, age is 99") == " 30.5"
+    assert first_value("south") == " south" and first_value(", age is 1") == " "
+    assert pieces(head + first_value(' "north, east", age is 20')) == {
+        "charges": "high",
+        "age": "55",
+        "bmi": "30.5",
+        "region": "north, east",
+    }
+
+
+def test_a_row_ending_early_is_completed_column_by_column(fake):
     X, y = table()
-    first = iter([" age is 55, bmi is 30.5", " age is old, bmi is 30.5"] * 12)
+    first = itertools.cycle([" age is 55, bmi is 30.5", " age is old, bmi is 30.5"])
+    smoker = itertools.cycle([" yes, region is south, smoker is no", " maybe"])
+    head = "charges is high, age is 55, bmi is 30.5"
+
+    def script(prompt, rng, lm):
+        if prompt == "charges is high,":
+            return next(first)
+        if prompt == head + ", smoker is":
+            return next(smoker)
+        assert prompt == head + ", smoker is yes, region is"  # only the first value was kept
+        return ' "north, east", smoker is no, age is 20'
+
+    fake.script = script
+    s = ImbLLM(**FAST, prompt="label", patience=1.5, on_shortfall="record")
+    X_res, y_res = s.fit_resample(X, y)
+    t = s.telemetry()
+    # 24 first completions; the 12 with a readable age name smoker (one batched call), the
+    # 6 that got a known smoker value name region (another); 12 rows continued = 12 more
+    # completions, which spends the patience of 36.
+    assert [len(g["prompts"]) for g in calls(fake, "generate")] == [24, 12, 6]
+    assert t["continuations_name_columns"] == 1
+    assert (t["n_completions"], t["n_continuations"], t["n_continued"]) == (36, 18, 12)
+    assert (t["n_valid"], t["n_continued_valid"], t["n_rejected"]) == (6, 6, 18)
+    assert (t["rejected_unparsable_number"], t["rejected_unknown_category"]) == (12, 6)
+    new = X_res.iloc[48:]
+    assert (new.age == 55).all() and (new.bmi == 30.5).all()
+    assert (new.smoker == "yes").all() and (new.region == "north, east").all()
+    # A continuation writes one value: '"north, east",' is the longest (4 fake tokens) + 4.
+    assert [g["max_new_tokens"] for g in calls(fake, "generate")][1:] == [8, 8]
+
+
+def test_a_tokenizer_that_merges_name_and_value_continues_without_naming(fake, monkeypatch):
+    # Like the compact "pieces" tokenizer: merges stop at commas only, so "smoker is" and
+    # "smoker is yes" tokenize differently and a prompt cannot end between them.
+    monkeypatch.setattr(FakeTokenizer, "__call__", lambda self, t: {"input_ids": t.split(",")})
+    X, y = table()
+    first = itertools.cycle([" age is 55, bmi is 30.5", " age is old, bmi is 30.5"])
 
     def script(prompt, rng, lm):
         if prompt == "charges is high,":
@@ -367,13 +435,12 @@ def test_a_row_ending_early_is_continued_and_becomes_valid(fake):
 
     fake.script = script
     s = ImbLLM(**FAST, prompt="label", patience=1.5, on_shortfall="record")
-    X_res, y_res = s.fit_resample(X, y)
+    X_res, _ = s.fit_resample(X, y)
     t = s.telemetry()
-    # 24 first completions, then 12 continuations (the budget left of 36); the 12 rows with
-    # an unreadable age are not continued.
-    assert (t["n_completions"], t["n_continuations"], t["n_continued_valid"]) == (36, 12, 12)
-    assert (t["n_valid"], t["n_rejected"], t["rejected_unparsable_number"]) == (12, 12, 12)
+    assert t["continuations_name_columns"] == 0
+    # 24 first completions and 12 whole continuations (each counts) spend the patience of 36.
     assert [len(g["prompts"]) for g in calls(fake, "generate")] == [24, 12]
+    assert (t["n_completions"], t["n_continuations"], t["n_continued_valid"]) == (36, 12, 12)
     new = X_res.iloc[48:]
     assert (new.age == 55).all() and (new.smoker == "yes").all() and (new.region == "south").all()
 
@@ -391,21 +458,36 @@ def test_without_continuations_early_rows_are_rejected(fake):
 
 @pytest.mark.parametrize(
     "max_continuations, patience, valid, completions, continuations",
-    [(2, 3.0, 24, 72, 48), (2, 2.5, 12, 60, 36), (1, 2.0, 0, 48, 24)],
+    [(3, 2.0, 24, 48, 72), (2, 2.0, 0, 48, 48), (3, 1.5, 12, 36, 36)],
 )
-def test_continuations_count_against_patience(
+def test_continued_rows_count_once_against_patience(
     fake, max_continuations, patience, valid, completions, continuations
 ):
     X, y = table()
-    steps = {"high,": " age is 55", "55,": " bmi is 30.5", "30.5,": " smoker is yes, region is south"}
-    fake.script = lambda prompt, rng, lm: steps[prompt.rsplit(" ", 1)[-1]]
-    s = ImbLLM(**FAST, prompt="label", patience=patience, on_shortfall="record",
-               max_continuations=max_continuations)
-    s.fit_resample(X, y)
+    steps = {
+        "is high,": " age is 55",
+        "bmi is": " 30.5, age is 99",
+        "smoker is": " yes",
+        "region is": " south",
+    }
+    fake.script = lambda prompt, rng, lm: steps[" ".join(prompt.split(" ")[-2:])]
+    s = ImbLLM(
+        **FAST,
+        prompt="label",
+        patience=patience,
+        on_shortfall="record",
+        max_continuations=max_continuations,
+    )
+    X_res, _ = s.fit_resample(X, y)
     t = s.telemetry()
+    # Each row lacks bmi, smoker and region: three rounds complete it, two leave region out.
     assert (t["n_valid"], t["n_completions"], t["n_continuations"]) == (
-        valid, completions, continuations)
+        valid,
+        completions,
+        continuations,
+    )
     assert t["n_completions"] <= patience * 24 and t["shortfall"] == 24 - valid
+    assert (X_res.iloc[48:].age == 55).all()  # the age a continuation repeated is dropped
 
 
 def test_continuing_rows_of_a_model_that_learnt_partial_rows(fake):
@@ -415,11 +497,11 @@ def test_continuing_rows_of_a_model_that_learnt_partial_rows(fake):
     fake.full_rows_only = False
     X, y = table()
     runs = {}
-    for m in (0, 2, 2):
+    for m in (0, 32, 32):
         s = ImbLLM(**FAST, max_continuations=m, patience=2, on_shortfall="record")
         X_res, _ = s.fit_resample(X, y)
         runs.setdefault(m, []).append((X_res, s.telemetry()))
-    (_, off), (a, on), (b, _) = runs[0][0], runs[2][0], runs[2][1]
+    (_, off), (a, on), (b, _) = runs[0][0], runs[32][0], runs[32][1]
     pd.testing.assert_frame_equal(a, b)
     assert off["n_continuations"] == 0 and on["n_continuations"] > 0
     assert on["n_valid"] > off["n_valid"] and on["n_continued_valid"] > 0

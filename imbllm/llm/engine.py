@@ -21,6 +21,7 @@ from imbllm.base import BaseOversampler, Generated
 from imbllm.llm import labels as lab
 from imbllm.llm.engine_sample import EngineSampleMixin, ShortfallError
 from imbllm.llm.engine_setup import EngineSetupMixin
+from imbllm.llm.rounds import MAX_CONTINUATIONS
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,19 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         What happens to invalid generated rows (:mod:`imbllm.llm.repair`).
     patience : float, default=5.0
         Draw at most ``patience * n`` completions to obtain ``n`` valid rows.
-    max_continuations : int, default=2
-        A completion whose row lacks some features but is otherwise valid is sent back to
-        the model with its own text so far (``prompt + completion + ","``) and completed
-        again, up to this many times; each continuation counts as a completion drawn
-        (``n_continuations`` in :meth:`telemetry`). 0 disables it (the authors' behaviour;
-        under ``repair="published"`` missing cells are filled instead).
+    max_continuations : int, default=32
+        A completion whose row lacks some features but is otherwise valid is continued
+        column by column: prompted with its text so far plus ``", <column> is"`` for one
+        missing column, keeping only the value the model writes for it; this many rounds at
+        most (one column per row and round, so the default completes a row of the widest
+        benchmark table). A continued row counts as one more completion drawn against
+        ``patience``; :meth:`telemetry` reports ``n_continuations`` (columns named),
+        ``n_continued`` (rows) and ``n_continued_valid``. 0 disables it (the authors'
+        behaviour); it applies under ``repair="strict"`` only (``"published"`` fills
+        missing cells instead). A tokenizer that writes a column name and its value as one
+        token (the compact backbone's ``tokenizer_split="pieces"``) cannot be prompted with
+        a named column; rows are then continued with ``prompt + completion + ","``, keeping
+        the whole completion, at most 2 rounds, each continuation counted as a completion.
     on_shortfall : {"raise", "record"}, default="raise"
         When patience runs out: raise :class:`ShortfallError` saying how many rows were made
         and why the rest failed, or return the rows made and record the gap (``shortfall`` in
@@ -122,7 +130,7 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         label_format: str = "name",
         repair: str = "strict",
         patience: float = 5.0,
-        max_continuations: int = 2,
+        max_continuations: int = MAX_CONTINUATIONS,
         on_shortfall: str = "raise",
         categorical_features="auto",
         cache_dir: str | None = None,
@@ -238,6 +246,8 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
             self.lm_, hit = cached_finetune(Path(self.cache_dir), key, build_and_train)
         self.budget_ = budget
         self.max_new_tokens_ = self._completion_length()
+        self.value_tokens_ = self._value_length()
+        self.name_columns_ = self._can_name_columns()
         if self.switches_["label"] == "lm":
             answer = lab.longest_label_completion(self.codec_)
             self.label_tokens_ = len(self.lm_.tokenizer(answer)["input_ids"]) + 4

@@ -13,7 +13,7 @@ import pandas as pd
 
 from imbllm.llm import labels as lab
 from imbllm.llm.repair import check_rows, incomplete_rows
-from imbllm.llm.rounds import Accepted, sample_rounds
+from imbllm.llm.rounds import Accepted, continuation_prompt, sample_rounds
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,51 @@ class EngineSampleMixin:
             X_ok, y_ok = X_ok[~wrong], y_ok[~wrong]
         return Accepted(X=X_ok, y=y_ok, reason=reason, repaired=checked.repaired)
 
-    def _incomplete(self, prompts: list[str], completions: list[str]):
-        """Rows missing some feature and otherwise valid (continued by the sampler)."""
+    def _incomplete(self, prompts: list[str], completions: list[str]) -> list[list[str]]:
+        """Per row, the features it lacks when it is otherwise valid (the sampler names
+        them one by one); empty for complete or invalid rows."""
         texts = [p + c for p, c in zip(prompts, completions, strict=True)]
         cells = self.codec_.parse(texts)
-        return incomplete_rows(cells, self.codec_, self.text_schema_, self.repair, self.reference_)
+        ok = incomplete_rows(cells, self.codec_, self.text_schema_, self.repair, self.reference_)
+        features = self.codec_.features
+        lacking = cells[features].isna().to_numpy()
+        return [
+            [f for f, gap in zip(features, row, strict=True) if gap] if keep else []
+            for keep, row in zip(ok, lacking, strict=True)
+        ]
+
+    def _value_tokens(self) -> int:
+        # A sampler saved before continuations wrote single values has no value_tokens_.
+        return getattr(self, "value_tokens_", self.max_new_tokens_)
+
+    def _value_length(self) -> int:
+        """Tokens a continuation may write: the longest value of the training rows (and
+        the separator after it), with a margin; never more than a whole completion."""
+        tokens = self.lm_.tokenizer
+        values = [v for vs in self.value_texts_.values() for v in vs] or [""]
+        longest = max(len(tokens(" " + v + ",")["input_ids"]) for v in values)
+        return min(longest + 4, self.max_new_tokens_)
+
+    def _can_name_columns(self) -> bool:
+        """Whether a prompt can end between a column's name and its value, as continuations
+        that name a column need: the tokens of ``"..., <c> is"`` begin those of
+        ``"..., <c> is <v>"`` for every feature and value tried. Not so for a tokenizer that
+        merges a name and a frequent value into one token (the compact backbone's
+        ``tokenizer_split="pieces"``): such a prompt would end inside a token."""
+        tokens = self.lm_.tokenizer
+        start = self.prompter_.label_piece + ","
+        for c, values in self.value_texts_.items():
+            head = tokens(continuation_prompt(start, "", c))["input_ids"]
+            for v in values:
+                full = tokens(continuation_prompt(start, "", c) + " " + v)["input_ids"]
+                if full[: len(head)] != head:
+                    log.info(
+                        "The tokenizer writes %r and its value in one token: incomplete rows "
+                        "are continued without naming the missing column.",
+                        c,
+                    )
+                    return False
+        return True
 
     def _ask_labels(self, X_ok: pd.DataFrame, cells: pd.DataFrame, seed: int) -> pd.Series:
         """Pred-LLM: the model completes the label of each full row."""
@@ -90,7 +130,12 @@ class EngineSampleMixin:
             patience=float(self.patience),
             seed=seed,
             incomplete=self._incomplete,
-            max_continuations=int(self.max_continuations),
+            # The published repair fills missing cells the authors' way instead.
+            max_continuations=int(self.max_continuations) if self.repair == "strict" else 0,
+            # A continuation writes one value: a short generation suffices.
+            complete_value=lambda p, s: self._complete(p, s, self._value_tokens()),
+            # Samplers saved before continuations named columns continue the old way.
+            name_columns=getattr(self, "name_columns_", False),
         )
         stats = {
             "n_valid": rounds.n_valid,
@@ -100,6 +145,8 @@ class EngineSampleMixin:
             "n_rounds": rounds.n_rounds,
             "n_unused": rounds.n_unused,
             "n_continuations": rounds.n_continuations,
+            "n_continued": rounds.n_continued,
+            "continuations_name_columns": int(getattr(self, "name_columns_", False)),
             "n_continued_valid": rounds.n_continued_valid,
             "shortfall": rounds.shortfall,
             "max_new_tokens": self.max_new_tokens_,

@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 
 from imbllm.llm.labels import ClassifierLabeler
 from imbllm.llm.repair import Reference, check_repair
-from imbllm.llm.serialize import NUMBER_FORMATS, RowCodec
+from imbllm.llm.serialize import NUMBER_FORMATS, RowCodec, quote_series
 from imbllm.llm.strategies import (
     LABELS,
     PERMUTATIONS,
@@ -45,6 +45,22 @@ _CHOICES = {
     "label": LABELS,
     "number_format": NUMBER_FORMATS,
 }
+
+
+def longest_values(
+    codec: RowCodec, *frames: pd.DataFrame, per_column: int = 8
+) -> dict[str, list[str]]:
+    """The ``per_column`` longest written values of every feature over ``frames`` (values as
+    they appear in a sentence, quoted where needed): what sizes a continuation."""
+    out: dict[str, list[str]] = {}
+    for c in codec.features:
+        parts = [f[c] for f in frames if c in f and len(f)]
+        if not parts:
+            continue
+        values = pd.concat(parts, ignore_index=True).drop_duplicates()
+        written = quote_series(codec.value_texts(c, values))
+        out[c] = written[written.str.len().nlargest(per_column, keep="first").index].tolist()
+    return out
 
 
 class EngineSetupMixin:
@@ -178,6 +194,7 @@ class EngineSetupMixin:
             if sw["training_rows"] == "table_twice":
                 blocks.append(Block(blocks[0].pieces, TABLE_ORDER))
         self.n_interpolated_ = len(interp)
+        self.value_texts_ = longest_values(codec, real, interp)
         self.training_texts_ = TrainingTexts(blocks, self.seed_)
         self.reference_ = Reference.from_rows(real, schema)
         pools = {}

@@ -7,17 +7,26 @@ empty gets several candidates at once (about one over the valid rate so far, at 
 ``MAX_COPIES``) so that a model with a low valid rate does not need one small batch per round.
 ``patience`` caps the completions drawn at ``patience * n``.
 
-A completion whose row lacks some columns but is otherwise valid (``incomplete``) is sent
-back to the model with its own text so far, up to ``max_continuations`` times, before the
+A completion whose row lacks some features but is otherwise valid is continued before the
 round is judged: a model fine-tuned on rows written with only some columns (ImbLLM's
 interpolated rows carry no categorical cells) often ends a row early, and strict parsing
-would throw the row away. Each continuation counts as a completion drawn.
+would throw the row away. Merely prompting the row again with a separator lets the model
+write any column (it repeats columns already named, or names a categorical column with
+another one's value), so the continuation *names* the missing column,
+``"<text so far>, smoker is"``, and keeps only the value the model writes for it; one
+missing column per row and round, each round one batched call, at most
+``max_continuations`` rounds. The value goes through the same checks as any other.
+
+Patience counts a continued row as one more completion drawn, however many of its columns
+were named: together its continuations write only the cells its first completion left out,
+one short value each (``n_continuations`` counts the named columns).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,11 +34,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from imbllm.llm.serialize import IS, SEP, quote
 from imbllm.llm.strategies import Prompter
 
 log = logging.getLogger(__name__)
 
 MAX_COPIES = 8
+#: Columns named per incomplete row by default: more than the 27 features of the widest
+#: benchmark table (sick), so any row can be completed cell by cell.
+MAX_CONTINUATIONS = 32
+#: Rounds of unnamed continuation (whole completions; more rarely help, and each counts).
+MAX_UNNAMED = 2
+# The value that follows "<column> is": blanks, then a quoted token or the text up to the
+# next separator (the serialiser's value grammar; an unclosed quote ends the value).
+_VALUE = re.compile(r'[ \t]*(?P<value>"(?:[^"]|"")*"|(?:(?!, )[^"])*)', flags=re.DOTALL)
 
 
 @dataclass
@@ -53,7 +71,8 @@ class Rounds:
     n_rounds: int = 0
     n_rejected: int = 0
     n_unused: int = 0  # valid rows beyond the first for an already filled slot
-    n_continuations: int = 0  # incomplete rows sent back to the model (also completions)
+    n_continuations: int = 0  # columns named in continuation prompts
+    n_continued: int = 0  # rows continued at least once (one completion each)
     n_continued_valid: int = 0  # rows kept that needed at least one continuation
     n_repaired_cells: int = 0
     reasons: Counter = field(default_factory=Counter)
@@ -73,35 +92,72 @@ class Rounds:
         return text + (f" and {rest} other reasons" if rest > 0 else "")
 
 
-def continuation_prompt(prompt: str, completion: str) -> str:
-    """The text so far, ended by the separator the way first-round prompts end (``","``:
-    the model writes the space that opens the next piece, as it did in training)."""
+def continuation_prompt(prompt: str, completion: str, column: str | None) -> str:
+    """The text so far, then the separator and ``column`` named, ending where its value
+    starts (``"... bmi is 30.5, smoker is"``: the model writes the blank before the value,
+    as first-round prompts leave it the blank before the next piece); without a column,
+    the text so far and ``","``."""
     text = (prompt + completion).rstrip()
-    return text if text.endswith(",") else text + ","
+    if column is None:
+        return text if text.endswith(",") else text + ","
+    return text + (" " if text.endswith(",") else SEP) + quote(column) + IS.rstrip()
+
+
+def first_value(more: str) -> str:
+    """The first value piece of a completion written after ``"<column> is"``: the text up to
+    the next separator (a quoted value may hold one), led by exactly the blank ``IS`` ends
+    with; what the model wrote after that value is dropped."""
+    m = _VALUE.match(more)
+    return " " + m.group("value")
 
 
 def continue_incomplete(
     prompts: list[str],
     completions: list[str],
     complete: Callable[[list[str], int], list[str]],
-    incomplete: Callable[[list[str], list[str]], np.ndarray],
+    missing: Callable[[list[str], list[str]], list[list[str]]],
     max_continuations: int,
     budget: int,
     seed: list[int],
+    name_columns: bool = True,
 ) -> tuple[list[str], np.ndarray]:
-    """Complete again the rows that ``incomplete`` flags, at most ``max_continuations`` times
-    each and ``budget`` prompts in all; returns the completions (each extended by what
-    followed it) and how many times each was continued."""
+    """Fill the features that ``missing`` reports for an otherwise valid row, one named
+    column per row and round, at most ``max_continuations`` rounds and ``budget`` rows.
+
+    Each round is one batched call of ``complete``: every row still incomplete is prompted
+    with its text so far and the next missing column it was not yet asked for, and keeps
+    only the value written for it. ``name_columns=False`` (a tokenizer that writes a column
+    name and its value as one token, so that a prompt cannot end between them) prompts the
+    text so far and ``","`` instead and keeps the whole completion, at most ``MAX_UNNAMED``
+    rounds; then ``budget`` counts continuations, not rows. Returns the extended completions and how many times each row
+    was continued.
+    """
     completions = list(completions)
     times = np.zeros(len(prompts), dtype=int)
-    for k in range(max_continuations):
-        todo = np.flatnonzero(incomplete(prompts, completions))[: budget - int(times.sum())]
-        if not len(todo):
+    asked: list[set] = [set() for _ in prompts]
+    rounds = max_continuations if name_columns else min(max_continuations, MAX_UNNAMED)
+    for k in range(rounds):
+        todo, columns = [], []
+        spent = int((times > 0).sum()) if name_columns else int(times.sum())
+        for i, cols in enumerate(missing(prompts, completions)):
+            col = next((c for c in cols if c not in asked[i]), None)
+            # Named: a row already continued is always finished, a new one needs budget.
+            if col is None or not ((name_columns and times[i]) or spent < budget):
+                continue
+            spent += not (name_columns and times[i])
+            todo.append(i)
+            columns.append(col if name_columns else None)
+        if not todo:
             break
-        heads = [continuation_prompt(prompts[i], completions[i]) for i in todo]
+        heads = [
+            continuation_prompt(prompts[i], completions[i], c)
+            for i, c in zip(todo, columns, strict=True)
+        ]
         gen_seed = int(np.random.SeedSequence([*seed, 5, k]).generate_state(1)[0])
-        for i, head, more in zip(todo, heads, complete(heads, gen_seed), strict=True):
-            completions[i] = head[len(prompts[i]) :] + more
+        for i, c, head, more in zip(todo, columns, heads, complete(heads, gen_seed), strict=True):
+            value = first_value(more) if name_columns else more
+            completions[i] = head[len(prompts[i]) :] + value
+            asked[i].add(c)
         times[todo] += 1
     return completions, times
 
@@ -113,11 +169,16 @@ def sample_rounds(
     accept: Callable[[list[str], list[str]], Accepted],
     patience: float,
     seed: int,
-    incomplete: Callable[[list[str], list[str]], np.ndarray] | None = None,
+    incomplete: Callable[[list[str], list[str]], list[list[str]]] | None = None,
     max_continuations: int = 0,
+    complete_value: Callable[[list[str], int], list[str]] | None = None,
+    name_columns: bool = True,
 ) -> Rounds:
     """Fill ``n`` slots with valid rows; ``complete(prompts, seed)`` calls the model,
-    ``incomplete(prompts, completions)`` flags rows worth continuing (see the module)."""
+    ``incomplete(prompts, completions)`` lists per row the features worth filling by
+    continuation (empty for a complete or invalid row; see the module) and
+    ``complete_value`` (default ``complete``) completes continuation prompts that name a
+    column (``name_columns``; see :func:`continue_incomplete`)."""
     slots = prompter.slots(n)
     filled = np.zeros(n, dtype=bool)
     limit = max(n, math.ceil(patience * n))
@@ -132,11 +193,12 @@ def sample_rounds(
             rate = max(n_valid_seen / out.n_completions, 1.0 / MAX_COPIES)
             copies = min(MAX_COPIES, math.ceil(1.0 / rate))
         room = limit - out.n_completions
-        n_first = out.n_completions - out.n_continuations
+        charged = out.n_continued if name_columns else out.n_continuations
+        n_first = out.n_completions - charged
         if max_continuations and n_first:
             # Leave room for the continuations these candidates will need (at the rate seen
             # so far); otherwise a late round spends all patience on first completions.
-            room = max(1, math.floor(room / (1.0 + out.n_continuations / n_first)))
+            room = max(1, math.floor(room / (1.0 + charged / n_first)))
         cand = np.repeat(empty, copies)[:room]
         rng = np.random.default_rng([seed, 4, out.n_rounds])
         prompts = prompter.prompts(slots[cand], rng)
@@ -147,14 +209,19 @@ def sample_rounds(
             completions, times = continue_incomplete(
                 prompts,
                 completions,
-                complete,
+                (complete_value or complete) if name_columns else complete,
                 incomplete,
                 max_continuations,
                 budget=limit - out.n_completions - len(cand),
                 seed=[seed, out.n_rounds],
+                name_columns=name_columns,
             )
         acc = accept(prompts, completions)
-        out.n_completions += len(cand) + int(times.sum())
+        n_continued = int((times > 0).sum())
+        # A row completed by named columns counts once; unnamed continuations write whole
+        # completions and count each.
+        out.n_completions += len(cand) + (n_continued if name_columns else int(times.sum()))
+        out.n_continued += n_continued
         out.n_continuations += int(times.sum())
         out.n_rounds += 1
 
