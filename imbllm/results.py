@@ -28,7 +28,8 @@ REFERENCE_ONLY = ("balance",)
 def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | None = None) -> pd.DataFrame:
     """One row per finished run: the keys, every metric, ``run_id`` and ``artifact_uri``.
 
-    When a configuration was run more than once (``force=true``), the latest run counts.
+    When a cell was run more than once (``force=true``, or with a changed method setting), the
+    latest run counts.
     """
     import mlflow
 
@@ -64,7 +65,9 @@ def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | Non
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=KEYS + ["run_id", "artifact_uri"])
-    df = df.sort_values("start_time").drop_duplicates(["experiment", "run_key"], keep="last")
+    # One result per (experiment, dataset, method, classifier, ratio, seed, protocol): a rerun
+    # of the same cell (force=true, or a changed method setting) replaces the older one.
+    df = df.sort_values("start_time").drop_duplicates(KEYS, keep="last")
     return df.reset_index(drop=True)
 
 
