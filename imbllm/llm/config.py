@@ -23,8 +23,8 @@ class LLMConfig:
     n_head: int = 4
     n_embd: int = 128
     vocab_size: int = 1200
-    #: compact tokenizer: "pieces" (merges cross spaces, never commas) or "words" (GPT-2's)
-    tokenizer_split: str = "pieces"
+    #: compact tokenizer pre-split: "fields", "pieces" or "words" (see train_tokenizer)
+    tokenizer_split: str = "fields"
     n_positions: int = 512
     lora: bool = False
     lora_r: int = 8
