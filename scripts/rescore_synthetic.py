@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tracking-uri", default=DEFAULT_URI)
     ap.add_argument("--experiment", action="append")
     ap.add_argument("--max-rows", type=int, default=2000)
+    ap.add_argument("--all", action="store_true", help="also runs rescored before")
     args = ap.parse_args(argv)
     import mlflow
     from mlflow.entities import Metric, RunTag
@@ -39,6 +40,8 @@ def main(argv=None) -> int:
     client = mlflow.tracking.MlflowClient(tracking_uri=args.tracking_uri)
     runs = load_runs(args.tracking_uri, args.experiment)
     runs = runs[runs["method"] != "balance"]
+    if not args.all:
+        runs = runs[runs["rescored"].isna()]
     datasets, splits = {}, {}
     t0, done = time.perf_counter(), 0
     for row in tqdm(list(runs.itertuples()), desc="rescore", unit="run"):
