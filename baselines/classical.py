@@ -184,9 +184,22 @@ class ADASYN(_ImblearnSampler):
 
 
 class SMOTENC(_ImblearnSampler):
-    """SMOTE-NC (imbalanced-learn) with the categorical columns declared."""
+    """SMOTE-NC (imbalanced-learn) with the categorical columns declared.
+
+    Continuous columns are handed over as floats: with integer-only continuous columns
+    imbalanced-learn (0.14) builds an integer matrix, which truncates the scaled one-hot
+    categorical block to zeros (categories then drop out of the distances and the new rows'
+    categories are drawn at random) and truncates interpolated values. The output is cast back
+    to the input dtypes (integers rounded) by the base class.
+    """
 
     _encode_categories = False
+
+    def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = X.copy()
+        for c in self.schema_.numeric:
+            out[c] = X[c].astype("float64")
+        return out
 
     def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
         self.k_neighbors = k_neighbors

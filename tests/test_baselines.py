@@ -123,3 +123,38 @@ def test_ctgan_samples_minority_only_and_is_seeded():
     a = CTGAN(epochs=2, batch_size=20, random_state=1).fit_resample(X, y)[0]
     b = CTGAN(epochs=2, batch_size=20, random_state=2).fit_resample(X, y)[0]
     assert not a.iloc[len(X):].equals(b.iloc[len(X):])
+
+
+def test_smote_nc_with_integer_only_numeric_columns_keeps_minority_categories():
+    # imbalanced-learn truncates SMOTE-NC's scaled one-hot block to 0 on an integer matrix,
+    # which made categories random; every minority row here has region "north".
+    rng = np.random.default_rng(0)
+    n_major, n_minor = 80, 12
+    X = pd.DataFrame(
+        {
+            "a": rng.integers(0, 5, n_major + n_minor),
+            "b": rng.integers(0, 5, n_major + n_minor),
+            "region": list(rng.choice(["south", "east"], n_major)) + ["north"] * n_minor,
+        }
+    )
+    y = pd.Series(["no"] * n_major + ["yes"] * n_minor)
+    Xr, _ = SMOTENC(random_state=0).fit_resample(X, y)
+    new = Xr.iloc[len(X):]
+    assert (new["region"] == "north").all()
+    assert new["a"].dtype == X["a"].dtype
+    # interpolation is not truncated: some new rows fall between integer grid points before
+    # rounding, so not every new row duplicates a real minority row
+    real = {tuple(r) for r in X[y == "yes"].itertuples(index=False)}
+    assert sum(tuple(r) not in real for r in new.itertuples(index=False)) > 0
+
+
+def test_imbllm_interpolation_is_not_truncated_on_integer_columns():
+    from imbllm.llm.strategies import interpolate_minority
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.integers(0, 50, 100), "b": rng.integers(0, 50, 100),
+                      "c": rng.choice(["x", "y"], 100)})
+    y = pd.Series(["no"] * 80 + ["yes"] * 20)
+    rows, fallback = interpolate_minority(X, y, "yes", 40, ["a", "b"], ["c"], 0)
+    assert fallback is None and len(rows) == 40
+    assert (np.mod(rows.to_numpy(), 1) != 0).any()  # 2-decimal values between the grid points

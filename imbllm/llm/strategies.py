@@ -132,6 +132,9 @@ def interpolate_minority(
             )
         else:
             sampler = SMOTE(sampling_strategy=strategy, k_neighbors=5, random_state=seed)
+        # Floats: with integer-only continuous columns imbalanced-learn truncates the
+        # interpolated values and the scaled one-hot block of SMOTE-NC to integers.
+        X = X.astype({c: "float64" for c in numeric})
         X_res, _ = sampler.fit_resample(X, y)
         rows = X_res.iloc[len(X) :][numeric]
         fallback = None
