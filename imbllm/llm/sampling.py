@@ -3,9 +3,13 @@
 Prompts are sorted by token length and cut into batches, so a batch holds prompts of similar
 length and little padding is computed. Each batch is left-padded (every row's next token is
 in the last column) with an attention mask and per-row positions. A step samples one token
-per row with temperature and top-k from one seeded ``torch.Generator``; a row that draws the
-end token is finished, finished rows are dropped from the batch once they are a quarter of
-it, and the batch ends when every row has finished or ``max_new_tokens`` is reached.
+per row with temperature and top-k; a row that draws the end token is finished, finished
+rows are dropped from the batch once they are a quarter of it, and the batch ends when every
+row has finished or ``max_new_tokens`` is reached.
+
+On a CPU the batches run side by side on worker threads, one per torch thread, each batch's
+arithmetic on one thread and its draws from its own generator seeded by ``(seed, batch)``:
+the completions depend on the seed only, not on the number of cores.
 """
 
 from __future__ import annotations
