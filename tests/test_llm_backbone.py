@@ -141,6 +141,20 @@ def test_lora_trains_adapters_only_and_round_trips(tmp_path):
     assert back.generate(prompts, **kw) == lm.generate(prompts, **kw)
 
 
+def test_compact_lora_saves_merged_weights_that_load_and_save_again(tmp_path):
+    lm = tiny_lm(lora=True, lora_r=2)
+    lm.finetune(lambda e: CORPUS, Budget(epochs=2, batch_size=8, learning_rate=1e-2), 0, False)
+    lm.save(tmp_path / "a")
+    assert not (tmp_path / "a" / "adapter_model.safetensors").exists()
+    back = LanguageModel.load(tmp_path / "a")
+    kw = dict(temperature=1.0, top_k=20, batch_size=4, max_new_tokens=12, seed=3, progress=False)
+    prompts = ["animal is cat,", "legs is 8,"]
+    out = lm.generate(prompts, **kw)
+    assert back.generate(prompts, **kw) == out
+    back.save(tmp_path / "b")
+    assert LanguageModel.load(tmp_path / "b").generate(prompts, **kw) == out
+
+
 def test_save_load_round_trip_gives_identical_generations(tmp_path):
     lm = tiny_lm()
     lm.finetune(lambda e: CORPUS, Budget(epochs=3, batch_size=8, learning_rate=1e-2), 0, False)

@@ -166,7 +166,7 @@ class LanguageModel:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         model, adapter = self.model, False
-        if self.config.lora:
+        if hasattr(model, "merge_and_unload"):  # a peft model
             adapter = self.config.name_or_path != COMPACT
             if not adapter:
                 model = copy.deepcopy(model).merge_and_unload()
