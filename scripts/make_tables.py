@@ -30,7 +30,10 @@ METRICS = {
 SWEEP_COMMANDS = {
     "quickstart": "make run  (imbllm-bench experiment=quickstart)",
     "paper_classical": "imbllm-bench experiment=paper_classical",
-    "paper_llm": "imbllm-bench experiment=paper_llm",
+    # This session's LLM rows ran at commit 79a0537 (pieces tokenizer) with 512 rows an epoch,
+    # seed 0, on a subset of datasets; the resolved config of every run is in the store.
+    "paper_llm": "imbllm-bench experiment=paper_llm budget.max_rows_per_epoch=512 seed=0 "
+    "dataset=fuel,insurance,german method=... (see each run's config.yaml)",
     "paper": "imbllm-bench experiment=paper",
 }
 
