@@ -96,19 +96,17 @@ def _sample_batch(
     n = len(prompts)
     ids, mask = _left_pad(prompts, eos)
     logits = decoder.start(ids.to(device), mask.to(device), max_new_tokens)
+    # Tokens by batch row; a finished row may be written past its end token, which is harmless
+    # because a completion stops at its first end token. That keeps a step to a few tensor ops.
     out = torch.full((n, max_new_tokens), eos, dtype=torch.long)
-    length = torch.full((n,), max_new_tokens, dtype=torch.long)
     slot_row = torch.arange(n)  # the batch row each decoder slot holds
     running = torch.ones(n, dtype=torch.bool)
     for t in range(max_new_tokens):
         if banned is not None:
             logits[:, banned] = float("-inf")
         token = sample_next(logits, temperature, top_k, gen).cpu()
-        live = slot_row[running]
-        out[live, t] = token[running]
-        ended = running & (token == eos)
-        length[slot_row[ended]] = t
-        running &= ~ended
+        out[slot_row, t] = token
+        running &= token != eos
         n_running = int(running.sum())
         if n_running == 0 or t == max_new_tokens - 1:
             break
@@ -117,6 +115,8 @@ def _sample_batch(
             decoder.select(keep.to(device))
             slot_row, token, running = slot_row[keep], token[keep], running[keep]
         logits = decoder.step(token.to(device))
+    ended = out == eos
+    length = torch.where(ended.any(1), ended.int().argmax(1), max_new_tokens)
     return [out[i, : length[i]].tolist() for i in range(n)], int(
         length.sum() + (length < max_new_tokens).sum()
     )

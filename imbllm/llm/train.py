@@ -69,21 +69,18 @@ def collate(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tens
     The training loop pads with the end token: right padding is never attended to, and a pad
     id inside ``input_ids`` without a mask only makes transformers warn.
     """
-    width = max(map(len, ids))
-    inputs = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(ids), width), -100, dtype=torch.long)
-    for row, x in enumerate(ids):
-        t = torch.tensor(x, dtype=torch.long)
-        inputs[row, : len(x)] = t
-        labels[row, : len(x)] = t
+    lengths = torch.tensor([len(x) for x in ids])
+    width = int(lengths.max())
+    inputs = torch.tensor([x + [pad_id] * (width - len(x)) for x in ids], dtype=torch.long)
+    labels = inputs.masked_fill(torch.arange(width) >= lengths[:, None], -100)
     return inputs, labels
 
 
 def next_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of each token given the ones before it, padding (-100) ignored."""
-    return F.cross_entropy(
-        logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100
-    )
+    # Shift the labels rather than the logits: slicing the logits would copy them.
+    target = torch.cat([labels[:, 1:], labels.new_full((len(labels), 1), -100)], dim=1)
+    return F.cross_entropy(logits.flatten(0, 1).float(), target.flatten(), ignore_index=-100)
 
 
 def _optimizer(model: torch.nn.Module, budget: Budget) -> torch.optim.Optimizer:
@@ -167,11 +164,13 @@ def finetune(
                 optimizer.zero_grad(set_to_none=True)
                 # The loss is a mean over predicted tokens: every token but each row's first.
                 n_pred = sum(lengths[i] - 1 for i in batch)
-                epoch_loss += loss.item() * n_pred
+                value = loss.item()
+                epoch_loss += value * n_pred
                 epoch_tokens += n_pred
-                train_tokens += sum(lengths[i] for i in batch)
-                bar.update()
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}", refresh=False)
+                train_tokens += n_pred + len(batch)
+                if progress:
+                    bar.update()
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}", refresh=False)
     bar.close()
     model.eval()
     seconds = time.perf_counter() - start
