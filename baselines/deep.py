@@ -28,6 +28,12 @@ def _require_ctgan():
 class _MinorityGenerator(BaseOversampler):
     """Fit a tabular generator on the minority rows, sample ``n_requested_`` rows."""
 
+    def __init__(self, epochs=300, batch_size=500, categorical_features="auto", random_state=None):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
     def _model(self):
         raise NotImplementedError
 
@@ -59,12 +65,6 @@ class CTGAN(_MinorityGenerator):
         Seed for ctgan's torch and numpy draws.
     """
 
-    def __init__(self, epochs=300, batch_size=500, categorical_features="auto", random_state=None):
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.categorical_features = categorical_features
-        self.random_state = random_state
-
     def _model(self):
         ctgan = _require_ctgan()
         return ctgan.CTGAN(epochs=self.epochs, batch_size=self.batch_size, enable_gpu=False)
@@ -72,12 +72,6 @@ class CTGAN(_MinorityGenerator):
 
 class TVAE(_MinorityGenerator):
     """TVAE fitted on the minority rows (``ctgan.TVAE``); parameters as :class:`CTGAN`."""
-
-    def __init__(self, epochs=300, batch_size=500, categorical_features="auto", random_state=None):
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.categorical_features = categorical_features
-        self.random_state = random_state
 
     def _model(self):
         ctgan = _require_ctgan()
