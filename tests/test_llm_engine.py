@@ -422,6 +422,34 @@ def test_a_row_ending_early_is_completed_column_by_column(fake):
     assert [g["max_new_tokens"] for g in calls(fake, "generate")][1:] == [8, 8]
 
 
+def test_a_tokenizer_that_keeps_the_blank_with_the_name_gets_prompts_ending_in_it(fake, monkeypatch):
+    # Like the compact "fields" tokenizer: " smoker is " is one token and the value the next,
+    # so "..., smoker is" is no token boundary of the training text but "..., smoker is " is.
+    monkeypatch.setattr(
+        FakeTokenizer, "__call__", lambda self, t: {"input_ids": re.findall(r"[^,]*? is |[^,]+|,", t)}
+    )
+    X, y = table()
+    first = itertools.cycle([" age is 55, bmi is 30.5", " age is old, bmi is 30.5"])
+    head = "charges is high, age is 55, bmi is 30.5"
+
+    def script(prompt, rng, lm):
+        if prompt == "charges is high,":
+            return next(first)
+        if prompt == head + ", smoker is ":
+            return "yes, region is south"  # no blank: the prompt ended with it
+        assert prompt == head + ", smoker is yes, region is "
+        return ' "north, east"'  # a stray blank is dropped like any leading blank
+
+    fake.script = script
+    s = ImbLLM(**FAST, prompt="label", patience=1.5, on_shortfall="record")
+    X_res, _ = s.fit_resample(X, y)
+    t = s.telemetry()
+    assert (t["continuations_name_columns"], t["continuations_open_value"]) == (1, 1)
+    assert (t["n_valid"], t["n_continued_valid"]) == (12, 12)
+    new = X_res.iloc[48:]
+    assert (new.smoker == "yes").all() and (new.region == "north, east").all()
+
+
 def test_a_tokenizer_that_merges_name_and_value_continues_without_naming(fake, monkeypatch):
     # Like the compact "pieces" tokenizer: merges stop at commas only, so "smoker is" and
     # "smoker is yes" tokenize differently and a prompt cannot end between them.

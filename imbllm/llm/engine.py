@@ -247,7 +247,7 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         self.budget_ = budget
         self.max_new_tokens_ = self._completion_length()
         self.value_tokens_ = self._value_length()
-        self.name_columns_ = self._can_name_columns()
+        self.name_columns_, self.name_open_value_ = self._column_naming()
         if self.switches_["label"] == "lm":
             answer = lab.longest_label_completion(self.codec_)
             self.label_tokens_ = len(self.lm_.tokenizer(answer)["input_ids"]) + 4

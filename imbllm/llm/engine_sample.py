@@ -84,26 +84,37 @@ class EngineSampleMixin:
         longest = max(len(tokens(" " + v + ",")["input_ids"]) for v in values)
         return min(longest + 4, self.max_new_tokens_)
 
-    def _can_name_columns(self) -> bool:
-        """Whether a prompt can end between a column's name and its value, as continuations
-        that name a column need: the tokens of ``"..., <c> is"`` begin those of
-        ``"..., <c> is <v>"`` for every feature and value tried. Not so for a tokenizer that
-        merges a name and a frequent value into one token (the compact backbone's
-        ``tokenizer_split="pieces"``): such a prompt would end inside a token."""
+    def _column_naming(self) -> tuple[bool, bool]:
+        """How continuations may name a missing column: ``(name_columns, open_value)``.
+
+        A prompt must end on a token boundary of the text the model learnt: the tokens of
+        ``"..., <c> is"`` (or, with ``open_value``, ``"..., <c> is "``) must begin those of
+        ``"..., <c> is <v>"`` for every feature and value tried. GPT-2's tokenizer leaves
+        the blank to the value (``" is"``, ``" no"``); the compact backbone's ``"fields"``
+        split keeps it with the name (``" smoker is "``, ``"no"``), so its prompts must end
+        with the blank; the ``"pieces"`` split merges a name and a frequent value into one
+        token, so no prompt can end between them and rows are continued without naming."""
         tokens = self.lm_.tokenizer
         start = self.prompter_.label_piece + ","
-        for c, values in self.value_texts_.items():
-            head = tokens(continuation_prompt(start, "", c))["input_ids"]
-            for v in values:
-                full = tokens(continuation_prompt(start, "", c) + " " + v)["input_ids"]
-                if full[: len(head)] != head:
-                    log.info(
-                        "The tokenizer writes %r and its value in one token: incomplete rows "
-                        "are continued without naming the missing column.",
-                        c,
-                    )
-                    return False
-        return True
+        for open_value in (False, True):
+            fits = True
+            for c, values in self.value_texts_.items():
+                head_text = continuation_prompt(start, "", c, open_value)
+                head = tokens(head_text)["input_ids"]
+                for v in values:
+                    full = tokens(continuation_prompt(start, "", c) + " " + v)["input_ids"]
+                    if full[: len(head)] != head:
+                        fits = False
+                        break
+                if not fits:
+                    break
+            if fits:
+                return True, open_value
+        log.info(
+            "The tokenizer writes a column name and its value in one token: incomplete rows "
+            "are continued without naming the missing column."
+        )
+        return False, False
 
     def _ask_labels(self, X_ok: pd.DataFrame, cells: pd.DataFrame, seed: int) -> pd.Series:
         """Pred-LLM: the model completes the label of each full row."""
@@ -136,6 +147,7 @@ class EngineSampleMixin:
             complete_value=lambda p, s: self._complete(p, s, self._value_tokens()),
             # Samplers saved before continuations named columns continue the old way.
             name_columns=getattr(self, "name_columns_", False),
+            open_value=getattr(self, "name_open_value_", False),
         )
         stats = {
             "n_valid": rounds.n_valid,
@@ -147,6 +159,7 @@ class EngineSampleMixin:
             "n_continuations": rounds.n_continuations,
             "n_continued": rounds.n_continued,
             "continuations_name_columns": int(getattr(self, "name_columns_", False)),
+            "continuations_open_value": int(getattr(self, "name_open_value_", False)),
             "n_continued_valid": rounds.n_continued_valid,
             "shortfall": rounds.shortfall,
             "max_new_tokens": self.max_new_tokens_,

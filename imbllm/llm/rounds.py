@@ -92,15 +92,20 @@ class Rounds:
         return text + (f" and {rest} other reasons" if rest > 0 else "")
 
 
-def continuation_prompt(prompt: str, completion: str, column: str | None) -> str:
+def continuation_prompt(
+    prompt: str, completion: str, column: str | None, open_value: bool = False
+) -> str:
     """The text so far, then the separator and ``column`` named, ending where its value
     starts (``"... bmi is 30.5, smoker is"``: the model writes the blank before the value,
-    as first-round prompts leave it the blank before the next piece); without a column,
-    the text so far and ``","``."""
+    as first-round prompts leave it the blank before the next piece); with ``open_value``
+    the prompt keeps that blank (``"... smoker is "``), for a tokenizer whose name token
+    ends with it (the compact backbone's ``"fields"`` split); without a column, the text
+    so far and ``","``."""
     text = (prompt + completion).rstrip()
     if column is None:
         return text if text.endswith(",") else text + ","
-    return text + (" " if text.endswith(",") else SEP) + quote(column) + IS.rstrip()
+    named = text + (" " if text.endswith(",") else SEP) + quote(column)
+    return named + (IS if open_value else IS.rstrip())
 
 
 def first_value(more: str) -> str:
@@ -120,6 +125,7 @@ def continue_incomplete(
     budget: int,
     seed: list[int],
     name_columns: bool = True,
+    open_value: bool = False,
 ) -> tuple[list[str], np.ndarray]:
     """Fill the features that ``missing`` reports for an otherwise valid row, one named
     column per row and round, at most ``max_continuations`` rounds and ``budget`` rows.
@@ -129,8 +135,9 @@ def continue_incomplete(
     only the value written for it. ``name_columns=False`` (a tokenizer that writes a column
     name and its value as one token, so that a prompt cannot end between them) prompts the
     text so far and ``","`` instead and keeps the whole completion, at most ``MAX_UNNAMED``
-    rounds; then ``budget`` counts continuations, not rows. Returns the extended completions and how many times each row
-    was continued.
+    rounds; then ``budget`` counts continuations, not rows. ``open_value``: named prompts
+    end with the blank before the value (see :func:`continuation_prompt`). Returns the
+    extended completions and how many times each row was continued.
     """
     completions = list(completions)
     times = np.zeros(len(prompts), dtype=int)
@@ -150,12 +157,14 @@ def continue_incomplete(
         if not todo:
             break
         heads = [
-            continuation_prompt(prompts[i], completions[i], c)
+            continuation_prompt(prompts[i], completions[i], c, open_value)
             for i, c in zip(todo, columns, strict=True)
         ]
         gen_seed = int(np.random.SeedSequence([*seed, 5, k]).generate_state(1)[0])
         for i, c, head, more in zip(todo, columns, heads, complete(heads, gen_seed), strict=True):
             value = first_value(more) if name_columns else more
+            if name_columns and open_value:
+                value = value[1:]  # the head already ends with the blank
             completions[i] = head[len(prompts[i]) :] + value
             asked[i].add(c)
         times[todo] += 1
@@ -173,12 +182,13 @@ def sample_rounds(
     max_continuations: int = 0,
     complete_value: Callable[[list[str], int], list[str]] | None = None,
     name_columns: bool = True,
+    open_value: bool = False,
 ) -> Rounds:
     """Fill ``n`` slots with valid rows; ``complete(prompts, seed)`` calls the model,
     ``incomplete(prompts, completions)`` lists per row the features worth filling by
     continuation (empty for a complete or invalid row; see the module) and
     ``complete_value`` (default ``complete``) completes continuation prompts that name a
-    column (``name_columns``; see :func:`continue_incomplete`)."""
+    column (``name_columns``, ``open_value``; see :func:`continue_incomplete`)."""
     slots = prompter.slots(n)
     filled = np.zeros(n, dtype=bool)
     limit = max(n, math.ceil(patience * n))
@@ -215,6 +225,7 @@ def sample_rounds(
                 budget=limit - out.n_completions - len(cand),
                 seed=[seed, out.n_rounds],
                 name_columns=name_columns,
+                open_value=open_value,
             )
         acc = accept(prompts, completions)
         n_continued = int((times > 0).sum())
