@@ -194,3 +194,25 @@ def _log_fake_store(uri: str, tmp_path: Path) -> None:
                 S.to_csv(tmp_path / "synthetic.csv", index=False)
                 client.log_artifact(run, str(tmp_path / "synthetic.csv"))
             client.set_terminated(run)
+
+
+def test_rows_made_by_language_model_methods_are_counted_per_protocol():
+    from imbllm.analysis.llm_rows import made_paragraph, made_table
+
+    base = dict(ratio=0.2, dataset="ds00", method="imbllm")
+    runs = pd.DataFrame([
+        # two classifiers share one sampling: counted once
+        {**base, "protocol": "corrected", "seed": 0, "classifier": "xgboost", "n_valid": 30, "n_requested": 40},
+        {**base, "protocol": "corrected", "seed": 0, "classifier": "catboost", "n_valid": 30, "n_requested": 40},
+        {**base, "protocol": "corrected", "seed": 1, "classifier": "xgboost", "n_valid": 40, "n_requested": 40},
+        {**base, "protocol": "published", "seed": 0, "classifier": "xgboost", "n_valid": 40, "n_requested": 40,
+         "n_repaired_cells": 100},
+        {**base, "method": "smote", "protocol": "corrected", "seed": 0, "classifier": "xgboost"},
+    ])
+    corrected = made_table(runs, "corrected")
+    assert "| dataset | imbllm |" in corrected  # smote logs no n_valid: not a column
+    assert "| ds00 | 70/80 (88%) ×2 |" in corrected
+    assert "| ds00 | 40/40 (100%), 2.5 filled |" in made_table(runs, "published")
+    assert "imbllm made 88% of the rows asked for (1 of 2 samplings complete)" in made_paragraph(
+        runs, "corrected")
+    assert made_table(runs.drop(columns=["n_valid"]), "corrected") == ""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from imbllm.analysis import figures, findings
+from imbllm.analysis import figures, findings, llm_rows
 from imbllm.analysis.stats import Comparison, compare, seed_means
 from imbllm.metrics import SYNTHETIC_METRICS, goal, higher_is_better
 
@@ -108,6 +108,7 @@ def build_report(
     if "dum_ratio" in synth.columns and len(synth):
         md.append(findings.dum_ratio_paragraph(seed_means(synth, "dum_ratio"), opt.reference)
                   + "\n")
+    md += [p + "\n" for p in (llm_rows.made_paragraph(at_ratio, m) for m in MODE_METRICS) if p]
 
     md.append("## Classification\n")
     md.append("Mean (population std) over seeds, best per dataset in bold; `balance` is the "
@@ -120,6 +121,10 @@ def build_report(
                     md.append(f"### {short}: `{metric}`, {mode} protocol, {clf}, ratio {ratio}\n")
                     md.append(_table(sl, metric) + "\n")
 
+    made = llm_rows.section(at_ratio)
+    if made:
+        md.append(f"## Rows made by the language-model methods (ratio {ratio})\n")
+        md += made
     md.append(f"## Synthetic data ({protocol} protocol, ratio {ratio})\n")
     md.append("Mean (population std) over seeds (and classifiers, which share the synthetic "
               "rows). Definitions: protocol.md §4; implementation: imbllm/metrics/synthetic.py "
