@@ -159,7 +159,13 @@ def test_truncated_completions_are_counted(trained):
     lm = trained[0]
     out = lm.generate(["animal is cat,"] * 3, seed=0, **{**SAMPLE, "max_new_tokens": 2})
     assert lm.last_generate_stats_["n_truncated"] == 3
+    assert lm.last_generate_stats_["finished"] == [False] * 3
     assert lm.last_generate_stats_["generated_tokens"] == 6
+    prompts = ["animal is cat,", "legs is 8,"] * 4
+    lm.generate(prompts, seed=0, **{**SAMPLE, "max_new_tokens": 24})
+    stats = lm.last_generate_stats_
+    assert len(stats["finished"]) == len(prompts)
+    assert sum(stats["finished"]) == len(prompts) - stats["n_truncated"] > 0
     assert all(len(lm.tokenizer(t)["input_ids"]) <= 2 for t in out)
 
 

@@ -154,7 +154,8 @@ def generate(
 
     The same ``seed`` gives the same completions on the CPU. A completion that reaches
     ``max_new_tokens`` without an end token is returned as it stands (counted as
-    ``n_truncated``); the parser decides whether it is a valid row.
+    ``n_truncated``; ``finished`` says per prompt whether its completion drew the end
+    token); the parser decides whether it is a valid row.
     """
     _check(temperature, top_k, batch_size, max_new_tokens)
     tok = lm.tokenizer
@@ -164,7 +165,7 @@ def generate(
         lm.last_generate_stats_ = dict(
             generated_tokens=0, sample_seconds=0.0, tokens_per_second=0.0
         )
-        lm.last_generate_stats_.update(n_prompts=0, n_truncated=0)
+        lm.last_generate_stats_.update(n_prompts=0, n_truncated=0, finished=[])
         return []
     encoded = tok(list(prompts), add_special_tokens=True)["input_ids"]
     # A tokenizer that appends the end token would end every prompt before it starts.
@@ -237,5 +238,7 @@ def generate(
         "tokens_per_second": n_tokens / seconds if seconds > 0 else float("nan"),
         "n_prompts": len(encoded),
         "n_truncated": n_truncated,
+        # A completion is returned without its end token, so only its length tells.
+        "finished": [len(c) < max_new_tokens for c in completions],
     }
     return texts
