@@ -116,11 +116,13 @@ def summary_table(
     """Datasets x methods: mean and population std over seeds, and per-dataset ranks.
 
     Returns ``(mean, std, rank)``; ``rank`` excludes the reference-only rows and has one
-    extra row, ``avg rank``.
+    extra row, ``avg rank``. ``std`` is NaN where a cell has runs of a single seed: a spread
+    of 0 there would read as seeds that agree.
     """
     g = runs.groupby(["dataset", "method"])[metric]
     mean = g.mean().unstack("method")
-    std = g.std(ddof=0).unstack("method")
+    n = runs[runs[metric].notna()].groupby(["dataset", "method"])["seed" if "seed" in runs else metric]
+    std = g.std(ddof=0).where(n.nunique() > 1).unstack("method")
     datasets = _order(mean.index, DATASET_ORDER)
     methods = _order(mean.columns, METHOD_ORDER)
     mean, std = mean.loc[datasets, methods], std.loc[datasets, methods]
@@ -144,7 +146,7 @@ def format_table(mean: pd.DataFrame, std: pd.DataFrame, rank: pd.DataFrame, *, h
             if pd.isna(v):
                 cells.append("—")
                 continue
-            text = f"{v:.{decimals}f} ({s:.{decimals}f})"
+            text = f"{v:.{decimals}f} ({s:.{decimals}f})" if pd.notna(s) else f"{v:.{decimals}f} (1 seed)"
             if m not in REFERENCE_ONLY and np.isclose(round(v, decimals), best):
                 text = f"**{text}**"
             cells.append(text)

@@ -115,3 +115,8 @@ def test_table_mean_std_rank_and_best():
     text = format_table(mean, std, rank)
     assert "**0.6000 (0.1000)**" in text and "**0.9000" not in text  # balance is never marked
     assert text.splitlines()[-1].startswith("| avg rank |")
+    # One seed (here logged twice, as two classifiers share one seed's rows) has no spread.
+    one = pd.concat([runs[runs.seed == 0]] * 2)
+    mean, std, rank = summary_table(one, "f1")
+    assert std.isna().all().all()
+    assert "| a | 0.9000 (1 seed) | 0.5000 (1 seed) | **0.6000 (1 seed)** |" in format_table(mean, std, rank)

@@ -155,7 +155,7 @@ def test_make_report_reads_a_real_store(tmp_path, mirror_dir, monkeypatch):
     assert module.main(["--tracking-uri", uri, "--out", str(out), "--points", "30"]) == 0
     md = (out / "report.md").read_text()
     assert "- finished runs: 6" in md and "- datasets: fuel, insurance" in md
-    assert "| fuel | 0.5000 (0.0000) | 0.6000 (0.0000) | **0.7000 (0.0000)** |" in md
+    assert "| fuel | 0.5000 (1 seed) | 0.6000 (1 seed) | **0.7000 (1 seed)** |" in md
     for dataset in ("fuel", "insurance"):
         assert (out / "figures" / f"embedding_{dataset}.png").read_bytes()[:8] == PNG
     assert "No synthetic rows could be read" not in md
