@@ -30,10 +30,11 @@ METRICS = {
 SWEEP_COMMANDS = {
     "quickstart": "make run  (imbllm-bench experiment=quickstart)",
     "paper_classical": "imbllm-bench experiment=paper_classical",
-    # This session's LLM rows ran at commit 79a0537 (pieces tokenizer) with 512 rows an epoch,
-    # seed 0, on a subset of datasets; the resolved config of every run is in the store.
-    "paper_llm": "imbllm-bench experiment=paper_llm budget.max_rows_per_epoch=512 seed=0 "
-    "dataset=fuel,insurance,german method=... (see each run's config.yaml)",
+    # The LLM rows were run in parts (2 CPU cores); the resolved config of every run is in
+    # the store and the code versions are listed in each table.
+    "paper_llm": "imbllm-bench experiment=paper_llm seed=0 protocol=corrected force=true "
+    "method=imbllm,great,taptap,pred_llm (and the three ablations), the same with "
+    "protocol=published, then seed=1,2 on the datasets the README (Results) lists",
     "paper": "imbllm-bench experiment=paper",
 }
 
