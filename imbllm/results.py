@@ -110,6 +110,11 @@ def _order(values, order):
     return known + sorted(set(values) - set(order))
 
 
+def method_order(methods) -> list[str]:
+    """The paper's order of methods (``METHOD_ORDER``), unknown ones last, sorted."""
+    return _order(methods, METHOD_ORDER)
+
+
 def summary_table(
     runs: pd.DataFrame, metric: str, *, higher_is_better: bool = True, decimals: int = 4
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -121,10 +126,10 @@ def summary_table(
     """
     g = runs.groupby(["dataset", "method"])[metric]
     mean = g.mean().unstack("method")
-    n = runs[runs[metric].notna()].groupby(["dataset", "method"])["seed" if "seed" in runs else metric]
-    std = g.std(ddof=0).where(n.nunique() > 1).unstack("method")
+    seeds = runs[runs[metric].notna()].groupby(["dataset", "method"])["seed"].nunique()
+    std = g.std(ddof=0).where(seeds > 1).unstack("method")
     datasets = _order(mean.index, DATASET_ORDER)
-    methods = _order(mean.columns, METHOD_ORDER)
+    methods = method_order(mean.columns)
     mean, std = mean.loc[datasets, methods], std.loc[datasets, methods]
     ranked = [m for m in methods if m not in REFERENCE_ONLY]
     rank = mean[ranked].round(decimals).rank(axis=1, ascending=not higher_is_better, method="average")

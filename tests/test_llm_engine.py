@@ -389,11 +389,17 @@ def test_continuation_prompt_names_the_column_and_keeps_its_first_value():
     }
 
 
+#: First completions for the continuation tests: a row that ends after bmi (its age readable,
+#: so it is continued) and one whose age is not a number (rejected, never continued).
+EARLY_ROWS = [" age is 55, bmi is 30.5", " age is old, bmi is 30.5"]
+EARLY_HEAD = "charges is high," + EARLY_ROWS[0]
+
+
 def test_a_row_ending_early_is_completed_column_by_column(fake):
     X, y = table()
-    first = itertools.cycle([" age is 55, bmi is 30.5", " age is old, bmi is 30.5"])
+    first = itertools.cycle(EARLY_ROWS)
     smoker = itertools.cycle([" yes, region is south, smoker is no", " maybe"])
-    head = "charges is high, age is 55, bmi is 30.5"
+    head = EARLY_HEAD
 
     def script(prompt, rng, lm):
         if prompt == "charges is high,":
@@ -429,8 +435,8 @@ def test_a_tokenizer_that_keeps_the_blank_with_the_name_gets_prompts_ending_in_i
         FakeTokenizer, "__call__", lambda self, t: {"input_ids": re.findall(r"[^,]*? is |[^,]+|,", t)}
     )
     X, y = table()
-    first = itertools.cycle([" age is 55, bmi is 30.5", " age is old, bmi is 30.5"])
-    head = "charges is high, age is 55, bmi is 30.5"
+    first = itertools.cycle(EARLY_ROWS)
+    head = EARLY_HEAD
 
     def script(prompt, rng, lm):
         if prompt == "charges is high,":
@@ -455,12 +461,12 @@ def test_a_tokenizer_that_merges_name_and_value_continues_without_naming(fake, m
     # "smoker is yes" tokenize differently and a prompt cannot end between them.
     monkeypatch.setattr(FakeTokenizer, "__call__", lambda self, t: {"input_ids": t.split(",")})
     X, y = table()
-    first = itertools.cycle([" age is 55, bmi is 30.5", " age is old, bmi is 30.5"])
+    first = itertools.cycle(EARLY_ROWS)
 
     def script(prompt, rng, lm):
         if prompt == "charges is high,":
             return next(first)
-        assert prompt == "charges is high, age is 55, bmi is 30.5,"  # its own text + separator
+        assert prompt == EARLY_HEAD + ","  # its own text + separator
         return " smoker is yes, region is south, age is 20"  # a repeated column: first wins
 
     fake.script = script

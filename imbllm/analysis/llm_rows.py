@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from imbllm.results import method_order
+
 #: Columns logged by every language-model run (imbllm.llm.engine_sample) and by no other.
 _NEEDED = ("n_valid", "n_requested")
 
@@ -31,13 +33,11 @@ def made_table(runs: pd.DataFrame, protocol: str) -> str:
     sub = sub[sub["protocol"] == protocol]
     if sub.empty:
         return ""
-    from imbllm.analysis.report import _method_order
-
     g = sub.groupby(["dataset", "method"])
     made, asked = g["n_valid"].sum(), g["n_requested"].sum()
     seeds = g["seed"].nunique()
-    repaired = g["n_repaired_cells"].sum() if "n_repaired_cells" in sub else made * 0
-    methods = _method_order(sub["method"].unique())
+    repaired = g["n_repaired_cells"].sum() if "n_repaired_cells" in sub else None
+    methods = method_order(sub["method"].unique())
     lines = ["| dataset | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
     for dataset in sorted(sub["dataset"].unique()):
         cells = []
@@ -47,7 +47,7 @@ def made_table(runs: pd.DataFrame, protocol: str) -> str:
                 continue
             k = (dataset, m)
             cell = f"{int(made[k])}/{int(asked[k])} ({made[k] / asked[k]:.0%})"
-            if protocol == "published" and made[k]:
+            if protocol == "published" and made[k] and repaired is not None:
                 cell += f", {repaired[k] / made[k]:.1f} filled"
             cells.append(cell + (f" ×{int(seeds[k])}" if seeds[k] > 1 else ""))
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
@@ -60,15 +60,13 @@ def made_paragraph(runs: pd.DataFrame, protocol: str) -> str:
     sub = sub[sub["protocol"] == protocol]
     if sub.empty:
         return ""
-    from imbllm.analysis.report import _method_order
-
     g = sub.groupby("method")
     share = g["n_valid"].sum() / g["n_requested"].sum()
     full = (sub["n_valid"] >= sub["n_requested"]).groupby(sub["method"]).sum()
     parts = [
         f"{m} made {share[m]:.0%} of the rows asked for ({int(full[m])} of {int(g.size()[m])} "
         "samplings complete)"
-        for m in _method_order(share.index)
+        for m in method_order(share.index)
     ]
     return (
         f"**Rows the language-model methods made ({protocol} protocol).** "

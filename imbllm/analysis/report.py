@@ -20,6 +20,7 @@ import pandas as pd
 from imbllm.analysis import figures, findings, llm_rows
 from imbllm.analysis.stats import Comparison, compare, seed_means
 from imbllm.metrics import SYNTHETIC_METRICS, goal, higher_is_better
+from imbllm.results import method_order
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ def _cap_note(synth: pd.DataFrame) -> str:
 
 
 def _rank_table(comparisons: list[tuple[str, Comparison]]) -> str:
-    methods = _method_order({m for _, c in comparisons for m in c.ranks.index})
+    methods = method_order({m for _, c in comparisons for m in c.ranks.index})
     head = "| metric | N | Friedman p | CD | " + " | ".join(methods) + " |"
     lines = [head, "|---" * (len(methods) + 4) + "|"]
     for label, c in comparisons:
@@ -215,14 +216,6 @@ def _rank_table(comparisons: list[tuple[str, Comparison]]) -> str:
                      f"{findings.fmt_p(c.friedman.pvalue, bare=True)}"
                      f" | {c.cd:.2f} | " + " | ".join(cells) + " |")
     return "Average ranks (1 = best) over the datasets each test used:\n\n" + "\n".join(lines)
-
-
-def _method_order(methods) -> list[str]:
-    """The paper's order of methods (imbllm.results.METHOD_ORDER), unknown ones last."""
-    from imbllm.results import METHOD_ORDER
-
-    present = set(methods)
-    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
 
 
 def _wilcoxon_table(c: Comparison) -> str:
@@ -248,7 +241,7 @@ def _dataset_figures(synth, fig_dir, opt, ratio, load_synthetic, load_real) -> l
         seed = int(sub["seed"].min())
         picked = sub[sub["seed"] == seed].sort_values(["method", "classifier"])
         picked = picked.drop_duplicates("method").set_index("method", drop=False)
-        picked = picked.loc[_method_order(picked.index)]
+        picked = picked.loc[method_order(picked.index)]
         load_s = load_synthetic or _download_synthetic
         R, U, numeric, categorical = (load_real or _rebuild_real)(dataset, seed, ratio)
         S, missing = {}, []

@@ -96,19 +96,17 @@ class EngineSampleMixin:
         token, so no prompt can end between them and rows are continued without naming."""
         tokens = self.lm_.tokenizer
         start = self.prompter_.label_piece + ","
-        for open_value in (False, True):
-            fits = True
+
+        def boundary(open_value: bool) -> bool:
             for c, values in self.value_texts_.items():
-                head_text = continuation_prompt(start, "", c, open_value)
-                head = tokens(head_text)["input_ids"]
-                for v in values:
-                    full = tokens(continuation_prompt(start, "", c) + " " + v)["input_ids"]
-                    if full[: len(head)] != head:
-                        fits = False
-                        break
-                if not fits:
-                    break
-            if fits:
+                head = tokens(continuation_prompt(start, "", c, open_value))["input_ids"]
+                full_texts = (continuation_prompt(start, "", c) + " " + v for v in values)
+                if any(tokens(t)["input_ids"][: len(head)] != head for t in full_texts):
+                    return False
+            return True
+
+        for open_value in (False, True):
+            if boundary(open_value):
                 return True, open_value
         log.info(
             "The tokenizer writes a column name and its value in one token: incomplete rows "
