@@ -32,9 +32,10 @@ SWEEP_COMMANDS = {
     "paper_classical": "imbllm-bench experiment=paper_classical",
     # The LLM rows were run in parts (2 CPU cores); the resolved config of every run is in
     # the store and the code versions are listed in each table.
-    "paper_llm": "imbllm-bench experiment=paper_llm seed=0 protocol=corrected force=true "
-    "method=imbllm,great,taptap,pred_llm (and the three ablations), the same with "
-    "protocol=published, then seed=1,2 on the datasets the README (Results) lists",
+    "paper_llm": "imbllm-bench experiment=paper_llm method=imbllm,great,taptap,pred_llm "
+    "(both protocols) and imbllm-bench experiment=paper_llm protocol=corrected "
+    "method=imbllm_no_feature_prompt,imbllm_random_perm,imbllm_no_interp, run in parts "
+    "(by seed, protocol and dataset) as two sweeps side by side, OMP_NUM_THREADS=1",
     "paper": "imbllm-bench experiment=paper",
 }
 
