@@ -106,11 +106,6 @@ def run(cfg: DictConfig) -> dict | None:
     if method.family == "llm":
         tags["backbone"] = str(cfg.llm.name_or_path)
         tags["budget"] = str(cfg.budget.name)
-        import torch
-
-        # CPU fine-tuning is bit-reproducible for a seed only at a fixed thread count (matrix
-        # products sum in a thread-dependent order), so the count travels with the run.
-        tags["torch_threads"] = str(torch.get_num_threads())
     run_id = tracker.start(key, name, params, tags)
     synth = None
     if cfg.synthetic_metrics.enabled:

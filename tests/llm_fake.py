@@ -43,6 +43,7 @@ class FakeLanguageModel:
         self.memory = list(memory or [])
         self.tokenizer = FakeTokenizer()
         self.last_generate_stats_: dict = {}
+        self.train_threads_: int | None = None
 
     @classmethod
     def build(cls, config, corpus, seed):
@@ -53,6 +54,7 @@ class FakeLanguageModel:
         epochs = [texts_for_epoch(e) for e in range(budget.epochs)]
         self.calls.append(("finetune", {"budget": budget, "seed": seed, "epochs": epochs}))
         self.memory = epochs[-1]
+        self.train_threads_ = 1
         n_tokens = sum(len(self.tokenizer(t)["input_ids"]) for e in epochs for t in e)
         return {
             "train_tokens": n_tokens,

@@ -162,6 +162,7 @@ def test_save_load_round_trip_gives_identical_generations(tmp_path):
     assert (tmp_path / "m" / "model.safetensors").is_file()
     back = LanguageModel.load(tmp_path / "m")
     assert back.max_text_tokens_ == lm.max_text_tokens_ > 0
+    assert back.train_threads_ == lm.train_threads_ == torch.get_num_threads()
     kw = dict(temperature=0.9, top_k=50, batch_size=3, max_new_tokens=20, seed=5, progress=False)
     prompts = ["animal is cat,", "animal is", "legs is 8,"] * 3
     assert back.generate(prompts, **kw) == lm.generate(prompts, **kw)

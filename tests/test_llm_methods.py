@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from sklearn.base import clone
@@ -74,6 +75,9 @@ def test_every_llm_method_config_runs_end_to_end_and_repeats(method, tmp_path):
     again = method_sampler(method, tmp_path)
     X_again, y_again = again.fit_resample(X, y)
     assert again.telemetry()["cache_hit"] == 1.0
+    # The cached model reports the threads it was fine-tuned on, as the first run did.
+    assert again.telemetry()["tags"]["train_threads"] == t["tags"]["train_threads"] == str(
+        torch.get_num_threads())
     pd.testing.assert_frame_equal(X_again, X_res)
     pd.testing.assert_series_equal(y_again, y_res)
 

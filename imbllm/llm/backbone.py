@@ -110,6 +110,10 @@ class LanguageModel:
         self.last_generate_stats_: dict = {}
         #: Longest fine-tuning sentence in tokens (end token included); 0 before fine-tuning.
         self.max_text_tokens_: int = 0
+        #: CPU threads the fine-tuning ran on (None before fine-tuning, or in a model saved
+        #: before this was recorded): on a CPU the weights are bit-reproducible only at a
+        #: fixed count, since matrix products sum in a thread-dependent order.
+        self.train_threads_: int | None = None
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -176,6 +180,7 @@ class LanguageModel:
             "config": asdict(self.config),
             "adapter": adapter,
             "max_text_tokens": self.max_text_tokens_,
+            "train_threads": self.train_threads_,
         }
         (path / _META_FILE).write_text(json.dumps(meta, indent=2))
 
@@ -207,6 +212,7 @@ class LanguageModel:
         model.eval()
         lm = cls(tokenizer, model, config)
         lm.max_text_tokens_ = int(meta.get("max_text_tokens", 0))
+        lm.train_threads_ = meta.get("train_threads")
         return lm
 
 

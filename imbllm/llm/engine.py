@@ -207,6 +207,7 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         fit_seconds = time.perf_counter() - t0
         extra.update(train_stats)
         extra["cache_hit"] = hit
+        tags["train_threads"] = str(self.lm_.train_threads_ or "unknown")
         t1 = time.perf_counter()
         X_new, y_new, stats = self._draw(n, self.seed_)
         extra.update(stats)

@@ -115,6 +115,7 @@ def finetune(
     Returns ``train_tokens`` (real tokens trained on, padding excluded), ``fit_seconds``,
     ``train_tokens_per_second``, ``final_loss`` (token-weighted mean of the last epoch),
     ``rows_per_epoch`` and ``max_text_tokens`` (the longest sentence seen, end token included).
+    The thread count it ran on is kept as ``lm.train_threads_``.
     """
     check_budget(budget)
     model, tok = lm.model, lm.tokenizer
@@ -175,6 +176,7 @@ def finetune(
     model.eval()
     seconds = time.perf_counter() - start
     lm.max_text_tokens_ = max(getattr(lm, "max_text_tokens_", 0), max_tokens)
+    lm.train_threads_ = torch.get_num_threads()
     stats = {
         "train_tokens": int(train_tokens),
         "fit_seconds": seconds,
