@@ -10,6 +10,10 @@ row has finished or ``max_new_tokens`` is reached.
 On a CPU the batches run side by side on worker threads, one per torch thread, each batch's
 arithmetic on one thread and its draws from its own generator seeded by ``(seed, batch)``:
 the completions depend on the seed only, not on the number of cores.
+
+With a ``constraint`` (:mod:`imbllm.llm.constrain`) each row carries a grammar state through
+the batch, its logits are masked before the draw so that the completion stays a valid row, and
+the state follows the row when finished rows are dropped.
 """
 
 from __future__ import annotations
@@ -90,9 +94,10 @@ def _left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torc
 
 
 def _sample_batch(
-    decoder, prompts, *, eos, banned, temperature, top_k, max_new_tokens, gen, device
+    decoder, prompts, *, eos, banned, temperature, top_k, max_new_tokens, gen, device, guide=None
 ):
-    """Token ids sampled after each prompt, up to (not including) its end token."""
+    """Token ids sampled after each prompt, up to (not including) its end token; ``guide``
+    (a :class:`imbllm.llm.constrain.BatchGuide` over the same rows) masks each step."""
     n = len(prompts)
     ids, mask = _left_pad(prompts, eos)
     logits = decoder.start(ids.to(device), mask.to(device), max_new_tokens)
@@ -104,7 +109,11 @@ def _sample_batch(
     for t in range(max_new_tokens):
         if banned is not None:
             logits[:, banned] = float("-inf")
+        if guide is not None:
+            guide.apply(logits)
         token = sample_next(logits, temperature, top_k, gen).cpu()
+        if guide is not None:
+            guide.advance(token)
         out[slot_row, t] = token
         running &= token != eos
         n_running = int(running.sum())
@@ -114,6 +123,8 @@ def _sample_batch(
             keep = running.nonzero().squeeze(1)
             decoder.select(keep.to(device))
             slot_row, token, running = slot_row[keep], token[keep], running[keep]
+            if guide is not None:
+                guide.select(keep)
         logits = decoder.step(token.to(device))
     ended = out == eos
     length = torch.where(ended.any(1), ended.int().argmax(1), max_new_tokens)
@@ -149,13 +160,16 @@ def generate(
     max_new_tokens: int,
     seed: int,
     progress: bool = True,
+    constraint=None,
 ) -> list[str]:
     """One completion per prompt, in prompt order; telemetry in ``lm.last_generate_stats_``.
 
     The same ``seed`` gives the same completions on the CPU. A completion that reaches
     ``max_new_tokens`` without an end token is returned as it stands (counted as
     ``n_truncated``; ``finished`` says per prompt whether its completion drew the end
-    token); the parser decides whether it is a valid row.
+    token); the parser decides whether it is a valid row. ``constraint`` (a
+    :class:`imbllm.llm.constrain.RowGrammar`) keeps every completion a row the strict check
+    accepts; give ``max_new_tokens=constraint.max_new_tokens(prompts)`` so none is cut.
     """
     _check(temperature, top_k, batch_size, max_new_tokens)
     tok = lm.tokenizer
@@ -187,9 +201,17 @@ def generate(
         )
         max_new_tokens = room
     banned = tok.pad_token_id if tok.pad_token_id not in (None, eos) else None
+    bound = None
+    if constraint is not None:
+        from imbllm.llm.constrain import bind
+
+        bound = bind(constraint, tok, lm.model.get_output_embeddings().weight.shape[0])
+        dead_before = bound.n_dead
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     model = lm.model.eval()
+
+    guides = [None] * len(batches)
 
     def run(j: int) -> tuple[list[list[int]], int]:
         # Each batch has its own generator and runs its arithmetic on one thread, so its rows
@@ -197,6 +219,8 @@ def generate(
         if lm.device.type == "cpu":
             torch.set_num_threads(1)
         gen = torch.Generator(device=lm.device).manual_seed(batch_seed(seed, j))
+        if bound is not None:
+            guides[j] = bound.guide([prompts[i] for i in batches[j]], temperature)
         with torch.inference_mode(), lm.autocast():
             return _sample_batch(
                 make_decoder(model),
@@ -208,6 +232,7 @@ def generate(
                 max_new_tokens=max_new_tokens,
                 gen=gen,
                 device=lm.device,
+                guide=guides[j],
             )
 
     completions: list[list[int]] = [[] for _ in encoded]
@@ -240,5 +265,15 @@ def generate(
         "n_truncated": n_truncated,
         # A completion is returned without its end token, so only its length tells.
         "finished": [len(c) < max_new_tokens for c in completions],
+        "rows_per_second": len(encoded) / seconds if seconds > 0 else float("nan"),
+        "constrained": bound is not None,
     }
+    if bound is not None:
+        steps = sum(g.row_steps for g in guides)
+        lm.last_generate_stats_.update(
+            # Mean over the steps of rows still writing: how far the model strays.
+            masked_mass=sum(g.masked_mass for g in guides) / steps if steps else 0.0,
+            mask_seconds=sum(g.seconds for g in guides),
+            n_dead_states=bound.n_dead - dead_before,
+        )
     return texts

@@ -1,0 +1,261 @@
+"""Schema-constrained decoding: token masks that keep every completion a valid row.
+
+At each step of :func:`imbllm.llm.sampling.generate` every row of a batch has a state
+``(written columns, grammar state)`` of :class:`~imbllm.llm.constrain_grammar.RowGrammar`.
+A token is allowed when its bytes keep the row inside the grammar, whatever grammar
+boundaries they cross (``" age is "`` in the compact ``fields`` tokenizer, ``"Ġis"`` in
+GPT-2's): the vocabulary is a byte trie walked against the automaton once per grammar state,
+which gives each allowed token's next state and the columns it names. Which columns a row
+has written then only picks groups of those tokens, so masks are cached per state and a step
+costs dict lookups plus one ``torch.stack``. The end token is allowed once every column has
+a finished value. Every completion so made passes the strict check
+(:func:`imbllm.llm.repair.check_rows`) and reads back through the codec's parser.
+
+Why not a library: outlines-core compiles a regular expression into a token-level automaton
+and llguidance a context-free grammar; "each column once, in any order" is a language whose
+automaton or grammar needs one state per subset of columns (2^27 for the sick table), while
+here the written columns are a bit mask beside a small shared automaton.
+
+Example (a tokenizer and a tiny model as in :mod:`imbllm.llm.backbone`)::
+
+    grammar, codec, schema = RowGrammar.from_frame(X, y)
+    texts = lm.generate(prompts, ..., max_new_tokens=grammar.max_new_tokens(prompts),
+                        constraint=grammar)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import torch
+
+from imbllm.llm.constrain_grammar import RowGrammar
+from imbllm.llm.constrain_numbers import NumberSpec
+
+__all__ = ["BatchGuide", "NumberSpec", "RowGrammar", "TokenConstraint", "bind", "byte_vocabulary"]
+
+
+def _byte_chars() -> dict[int, str]:
+    """GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the other
+    bytes for the characters from U+0100 on, in byte order."""
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    table = {b: chr(b) for b in printable}
+    others = [b for b in range(256) if b not in table]
+    table.update({b: chr(256 + i) for i, b in enumerate(others)})
+    return table
+
+
+def byte_vocabulary(tokenizer) -> list[bytes | None]:
+    """The bytes of every token id of a byte-level BPE tokenizer (None: special tokens)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    decoder = json.loads(backend.to_str()).get("decoder") if backend is not None else None
+    kind = (decoder or {}).get("type")
+    if kind != "ByteLevel":
+        raise ValueError(
+            f"decoding='constrained' needs a byte-level BPE tokenizer (GPT-2's family or the "
+            f"compact backbone's), but {getattr(tokenizer, 'name_or_path', '') or 'this'} "
+            f"tokenizer decodes with {kind or 'no fast-tokenizer decoder'}; use "
+            "decoding='free' with this backbone."
+        )
+    char_byte = {c: b for b, c in _byte_chars().items()}
+    special = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+    out: list[bytes | None] = []
+    for t, piece in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))):
+        ok = t not in special and piece and all(c in char_byte for c in piece)
+        out.append(bytes(char_byte[c] for c in piece) if ok else None)
+    return out
+
+
+def bind(constraint, tokenizer, width: int | None = None) -> TokenConstraint:
+    """``constraint`` over ``tokenizer``'s vocabulary: a :class:`TokenConstraint` as is, a
+    :class:`RowGrammar` bound once per tokenizer (its masks cached across calls)."""
+    if isinstance(constraint, TokenConstraint):
+        return constraint
+    if not isinstance(constraint, RowGrammar):
+        raise TypeError(
+            f"constraint={type(constraint).__name__} is neither a RowGrammar nor a "
+            "TokenConstraint; build one with RowGrammar.from_codec(codec, schema, X)."
+        )
+    key = (id(tokenizer), width)
+    hit = constraint._bound.get(key)
+    if hit is None or hit[0] is not tokenizer:
+        hit = constraint._bound[key] = (
+            tokenizer,
+            TokenConstraint.from_tokenizer(constraint, tokenizer, width),
+        )
+    return hit[1]
+
+
+def _keep_bias(allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    keep = allowed.float()
+    return keep, torch.zeros_like(keep).masked_fill_(~allowed, float("-inf"))
+
+
+class _Expansion:
+    """The allowed tokens of one grammar state, grouped by what they need of the row."""
+
+    def __init__(self, moves: dict, keys: list, groups: torch.Tensor, relevant: int, done: bool):
+        self.moves = moves  # token -> (next state, column bits it names)
+        self.keys = keys  # per group: (column bits named, candidates or -1)
+        self.groups = groups  # (n_groups, width) bool
+        self.relevant = relevant  # written columns that can change the mask
+        self.done = done  # a value is finished here
+
+
+class TokenConstraint:
+    """Masks over a vocabulary given as byte strings (build with :meth:`from_tokenizer`)."""
+
+    def __init__(self, grammar: RowGrammar, vocab: list, eos: int, width: int | None = None):
+        self.grammar = grammar
+        self.eos = int(eos)
+        self.width = max(int(width or 0), len(vocab), self.eos + 1)
+        # The vocabulary as a byte trie, so that tokens sharing a prefix share its walk.
+        self._children: list[dict] = [{}]
+        self._ids: list[list[int]] = [[]]
+        for t, piece in enumerate(vocab):
+            if not piece or t == self.eos:
+                continue
+            node = 0
+            for byte in piece:
+                nxt = self._children[node].get(byte)
+                if nxt is None:
+                    nxt = self._children[node][byte] = len(self._children)
+                    self._children.append({})
+                    self._ids.append([])
+                node = nxt
+            self._ids[node].append(t)
+        self._expansions: dict[int, _Expansion] = {}
+        self._by_state: dict = {}
+        self._by_key: dict = {}
+        only_end = torch.zeros(self.width, dtype=torch.bool)
+        only_end[self.eos] = True
+        self.finished = _keep_bias(only_end)
+        self.n_dead = 0
+
+    @classmethod
+    def from_tokenizer(cls, grammar: RowGrammar, tokenizer, width: int | None = None):
+        return cls(grammar, byte_vocabulary(tokenizer), tokenizer.eos_token_id, width)
+
+    def _expand(self, sid: int) -> _Expansion:
+        g = self.grammar
+        moves: dict = {}
+        # Depth-first over the vocabulary trie; a branch stops where the grammar does, or
+        # where a token would name one column twice.
+        stack = [(0, sid, 0)]
+        while stack:
+            node, s, named = stack.pop()
+            for byte, child in self._children[node].items():
+                nxt = g.step(s, byte)
+                if nxt is None or nxt[1] & named:
+                    continue
+                s2, named2 = nxt[0], named | nxt[1]
+                for t in self._ids[child]:
+                    moves[t] = (s2, named2)
+                if self._children[child]:
+                    stack.append((child, s2, named2))
+        by_need: dict = {}
+        for t, (s2, named2) in moves.items():
+            cands = g.candidates(s2)
+            by_need.setdefault((named2, -1 if cands is None else cands), []).append(t)
+        keys = list(by_need)
+        groups = torch.zeros((len(keys), self.width), dtype=torch.bool)
+        relevant = 0
+        for i, key in enumerate(keys):
+            groups[i, by_need[key]] = True
+            named2, cands = key
+            # "Some column left" (cands = all) only asks whether the row is complete, which
+            # the cache key holds apart; it needs every bit only after naming a column.
+            relevant |= named2 | (cands if cands not in (-1, g.all) else 0)
+            if cands == g.all and named2:
+                relevant = g.all
+        return _Expansion(moves, keys, groups, relevant, g.complete(sid))
+
+    def _expansion(self, sid: int) -> _Expansion:
+        e = self._expansions.get(sid)
+        if e is None:
+            e = self._expansions[sid] = self._expand(sid)
+        return e
+
+    def masks(self, state) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(keep, bias)`` over the vocabulary: 1.0 and 0.0 for tokens that keep the row in
+        the grammar, 0.0 and -inf for the others (floats, so that a step adds them)."""
+        if state is None:
+            return self.finished
+        m = self._by_state.get(state)
+        if m is not None:
+            return m
+        written, sid = state
+        e = self._expansion(sid)
+        full = written == self.grammar.all
+        key = (sid, written & e.relevant, full)
+        m = self._by_key.get(key)
+        if m is None:
+            ok = [
+                not named & written and (cands == -1 or bool(cands & ~(written | named)))
+                for named, cands in e.keys
+            ]
+            allowed = e.groups[torch.tensor(ok, dtype=torch.bool)].any(0) if any(ok) else None
+            if allowed is None:
+                allowed = torch.zeros(self.width, dtype=torch.bool)
+            if (e.done and full) or not allowed.any():
+                # A dead end (a vocabulary that cannot spell the rest) ends the row too.
+                self.n_dead += not (e.done and full)
+                allowed[self.eos] = True
+            m = self._by_key[key] = _keep_bias(allowed)
+        self._by_state[state] = m
+        return m
+
+    def blocked(self, state) -> torch.Tensor:
+        """Bool mask over the vocabulary, True where a token would leave the grammar."""
+        return self.masks(state)[0] == 0
+
+    def advance(self, state, token: int):
+        """The state after ``token`` (None once the row has ended)."""
+        if state is None or token == self.eos:
+            return None
+        written, sid = state
+        s2, named = self._expansion(sid).moves[token]
+        return written | named, s2
+
+    def guide(self, prompts: list[str], temperature: float) -> BatchGuide:
+        """Per-row states of one batch, started from the prompts' texts."""
+        return BatchGuide(self, [self.grammar.start(p) for p in prompts], temperature)
+
+
+class BatchGuide:
+    """The constraint's states of one batch, kept in step with the decoder's rows."""
+
+    def __init__(self, constraint: TokenConstraint, states: list, temperature: float):
+        self.constraint = constraint
+        self.states = states
+        self.temperature = float(temperature)
+        self.masked_mass = 0.0  # probability mass masked away, summed over row-steps
+        self.row_steps = 0
+        self.seconds = 0.0
+
+    def apply(self, logits: torch.Tensor) -> None:
+        """Set the logits of blocked tokens to -inf, in place."""
+        t0 = time.perf_counter()
+        keep, bias = zip(*map(self.constraint.masks, self.states), strict=True)
+        keep, bias = torch.stack(keep).to(logits.device), torch.stack(bias).to(logits.device)
+        if bias.shape[1] != logits.shape[1]:
+            raise ValueError(
+                f"the model has {logits.shape[1]} logits but the constraint was built for "
+                f"{bias.shape[1]} tokens; build it with width={logits.shape[1]}."
+            )
+        # The mass masked away, at the sampling temperature, over rows still writing (one
+        # fused softmax: cheaper than two log-sum-exps).
+        kept = torch.softmax(logits / self.temperature, dim=-1).mul_(keep).sum(-1)
+        live = torch.tensor([s is not None for s in self.states], device=logits.device)
+        self.masked_mass += float((1.0 - kept)[live].sum())
+        self.row_steps += int(live.sum())
+        logits.add_(bias)
+        self.seconds += time.perf_counter() - t0
+
+    def advance(self, tokens: torch.Tensor) -> None:
+        step = self.constraint.advance
+        self.states = [step(s, t) for s, t in zip(self.states, tokens.tolist(), strict=True)]
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.states = [self.states[i] for i in rows.tolist()]

@@ -1,0 +1,281 @@
+"""The rows a fitted table allows, as a byte automaton: the grammar of constrained decoding.
+
+A row is ``"<column> is <value>"`` pieces joined by ``", "`` (:mod:`imbllm.llm.serialize`),
+every column exactly once, in any order. Names and categories (the class labels included) are
+tries over their written bytes, quoted as the serialiser quotes them; numbers follow the
+column's learnt format (integer or at most ``decimals`` decimals, shortest form: no leading
+zeros, no trailing fractional zeros, no ``-0``) and stay inside its observed range, checked
+on every prefix, so a number that has started can always be finished. ``digits`` numbers
+(TapTap) put one blank between characters (``"3 3 . 7 7"``).
+
+Which columns are written lives outside the automaton, as a bit mask ``W``, so that states
+are shared by all rows: a state is a set of automaton nodes (a set because a value such as
+``"a,b"`` is, after ``"a,"``, both a longer value and a separator), interned as an int.
+A step reports the column whose name it completed; :mod:`imbllm.llm.constrain` turns states
+into token masks. Every completion the automaton accepts passes
+:func:`imbllm.llm.repair.check_rows` in strict mode.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from imbllm.llm.constrain_numbers import NumberSpec
+from imbllm.llm.serialize import IS, SEP, RowCodec, format_numbers, parse_texts, quote
+from imbllm.schema import TableSchema
+
+SEP_NODE, NAME, CAT, NUM = 0, 1, 2, 3
+_COMMA, _BLANK = ord(","), ord(" ")
+
+
+class _Trie:
+    """Byte trie of keys: ``children[node][byte] -> node``, ``key_of[node]`` (or None)."""
+
+    def __init__(self, keys: list[bytes]):
+        self.children: list[dict] = [{}]
+        self.key_of: list = [None]
+        self.under: list[int] = [0]  # bit mask of the keys below each node
+        for k, key in enumerate(keys):
+            node = 0
+            self.under[0] |= 1 << k
+            for byte in key:
+                nxt = self.children[node].get(byte)
+                if nxt is None:
+                    nxt = self.children[node][byte] = len(self.children)
+                    self.children.append({})
+                    self.key_of.append(None)
+                    self.under.append(0)
+                node = nxt
+                self.under[node] |= 1 << k
+            self.key_of[node] = k
+
+
+class RowGrammar:
+    """Rows of one fitted table as a byte automaton (see the module docstring).
+
+    ``columns`` in order; ``categories[c]`` the written texts (unquoted) of a categorical
+    column or of the label column; ``numbers[c]`` a :class:`NumberSpec`. Build it from what
+    the engine has at fit with :meth:`from_codec`, or from a frame with :meth:`from_frame`.
+    """
+
+    def __init__(self, columns: list[str], categories: dict, numbers: dict):
+        self.columns = [str(c) for c in columns]
+        missing = [c for c in self.columns if (c in categories) == (c in numbers)]
+        if missing:
+            raise ValueError(
+                f"columns {missing} need exactly one domain: categories or numbers; give each "
+                "column a list of written values or a NumberSpec."
+            )
+        self.all = (1 << len(self.columns)) - 1
+        self.numbers = [numbers.get(c) for c in self.columns]
+        self.values = [
+            None if c in numbers else _Trie([quote(str(v)).encode() for v in categories[c]])
+            for c in self.columns
+        ]
+        self.names = _Trie([(quote(c) + IS).encode() for c in self.columns])
+        self._sets: list[frozenset] = []
+        self._ids: dict = {}
+        self._steps: dict = {}
+        self._bound: dict = {}
+        self._cands: dict = {}
+        self.name_root = self._intern(frozenset({(NAME, 0)}))
+        self.sep = self._intern(frozenset({(SEP_NODE,)}))
+        self._prompts: dict = {}
+
+    @classmethod
+    def from_codec(cls, codec: RowCodec, schema: TableSchema, X: pd.DataFrame) -> RowGrammar:
+        """The grammar of rows written by ``codec``: features and label, categories and
+        labels as the codec writes them, numbers in the format and range learnt from ``X``
+        (the training frame the schema was inferred on, columns as strings)."""
+        numbers, categories = {}, {}
+        for c in codec.features:
+            if c in codec.numeric:
+                text = format_numbers(X[c], "plain")
+                decimals = (
+                    0
+                    if schema.integer.get(c, False)
+                    else int(text.str.partition(".")[2].str.len().max())
+                )
+                numbers[c] = NumberSpec(
+                    schema.low[c], schema.high[c], decimals, codec.number_format == "digits"
+                )
+            else:
+                categories[c] = list(codec.category_text[c].values())
+        categories[codec.target] = list(codec.label_text.values())
+        return cls(codec.columns, categories, numbers)
+
+    @classmethod
+    def from_frame(
+        cls,
+        X: pd.DataFrame,
+        y: pd.Series,
+        number_format: str = "plain",
+        label_format: str = "name",
+        categorical_features="auto",
+    ) -> tuple[RowGrammar, RowCodec, TableSchema]:
+        """Grammar, codec and schema of the table ``(X, y)`` as the engine builds them."""
+        X = X.rename(columns=str)
+        schema = TableSchema.infer(X, categorical_features)
+        classes = sorted(pd.unique(y).tolist(), key=lambda v: (type(v).__name__, v))
+        codec = RowCodec(
+            X.columns,
+            schema.numeric,
+            schema.categories,
+            str(y.name or "target"),
+            classes,
+            label_format=label_format,
+            number_format=number_format,
+        )
+        return cls.from_codec(codec, schema, X), codec, schema
+
+    def __getstate__(self):
+        # Token constraints bound to a tokenizer are rebuilt on demand, never pickled.
+        return {**self.__dict__, "_bound": {}}
+
+    # -- the automaton ----------------------------------------------------------------------
+    def _intern(self, nodes: frozenset) -> int:
+        sid = self._ids.get(nodes)
+        if sid is None:
+            sid = self._ids[nodes] = len(self._sets)
+            self._sets.append(nodes)
+        return sid
+
+    def _complete_node(self, node: tuple) -> bool:
+        if node[0] == CAT:
+            return self.values[node[1]].key_of[node[2]] is not None
+        return node[0] == NUM and self.numbers[node[1]].accepts(node[2])
+
+    def _value_start(self, j: int) -> tuple:
+        return (NUM, j, NumberSpec.START) if self.numbers[j] else (CAT, j, 0)
+
+    def _node_step(self, node: tuple, byte: int, out: set) -> int:
+        """Add the successors of ``node`` on ``byte`` to ``out``; the column it names, as a bit."""
+        kind = node[0]
+        if kind == SEP_NODE:
+            if byte == _BLANK:
+                out.add((NAME, 0))
+            return 0
+        if kind == NAME:
+            child = self.names.children[node[1]].get(byte)
+            if child is None:
+                return 0
+            j = self.names.key_of[child]
+            if j is None:
+                out.add((NAME, child))
+                return 0
+            out.add(self._value_start(j))
+            return 1 << j
+        if byte == _COMMA and self._complete_node(node):
+            out.add((SEP_NODE,))
+        if kind == CAT:
+            child = self.values[node[1]].children[node[2]].get(byte)
+            if child is not None:
+                out.add((CAT, node[1], child))
+        else:
+            nxt = self.numbers[node[1]].step(node[2], byte)
+            if nxt is not None:
+                out.add((NUM, node[1], nxt))
+        return 0
+
+    def step(self, sid: int, byte: int):
+        """``(state, named column bits)`` after ``byte``, or None where the row cannot go on."""
+        key = (sid, byte)
+        if key not in self._steps:
+            out: set = set()
+            named = 0
+            for node in self._sets[sid]:
+                named |= self._node_step(node, byte, out)
+            self._steps[key] = (self._intern(frozenset(out)), named) if out else None
+        return self._steps[key]
+
+    def complete(self, sid: int) -> bool:
+        """Whether a value has just been finished (the row may end or a separator follow)."""
+        return any(self._complete_node(n) for n in self._sets[sid])
+
+    def candidates(self, sid: int) -> int | None:
+        """Columns one of which must still be named from ``sid`` (None: none is needed)."""
+        if sid not in self._cands:
+            self._cands[sid] = self._candidates(sid)
+        return self._cands[sid]
+
+    def _candidates(self, sid: int) -> int | None:
+        out = 0
+        for node in self._sets[sid]:
+            if node[0] == SEP_NODE:
+                return self.all
+            if node[0] == NAME:
+                out |= self.names.under[node[1]]
+            else:
+                return None
+        return out
+
+    def run(self, text: str, state: tuple[int, int]):
+        """``state`` (written columns, automaton state) after ``text``; None if it leaves the grammar."""
+        written, sid = state
+        for byte in text.encode():
+            nxt = self.step(sid, byte)
+            if nxt is None or nxt[1] & written:
+                return None
+            sid, written = nxt[0], written | nxt[1]
+        return written, sid
+
+    # -- prompts -----------------------------------------------------------------------------
+    def start(self, prompt: str) -> tuple[int, int]:
+        """The state a completion of ``prompt`` starts in.
+
+        A prompt in the grammar is run through it. Otherwise (a prompt value outside the
+        learnt format, such as ImbLLM's interpolated ``age is 37.5``) the columns it names
+        are read by the serialiser's parser, and it must end where a piece or a value starts:
+        with ``","`` or with ``" is"`` after a column name.
+        """
+        if prompt not in self._prompts:
+            state = self.run(prompt, (0, self.name_root))
+            self._prompts[prompt] = state if state is not None else self._lenient(prompt)
+        return self._prompts[prompt]
+
+    def _lenient(self, prompt: str) -> tuple[int, int]:
+        def named(head: str) -> int:
+            cells = parse_texts([head], self.columns).iloc[0]
+            return sum(1 << j for j, c in enumerate(self.columns) if pd.notna(cells[c]))
+
+        for tail, sid in ((",", self.sep), (SEP, self.name_root)):
+            if prompt.endswith(tail):
+                return named(prompt[: -len(tail)]), sid
+        for j, c in enumerate(self.columns):
+            for ending in (IS, IS.rstrip()):
+                piece = quote(c) + ending
+                if prompt == piece or prompt.endswith(SEP + piece):
+                    written = named(prompt[: -len(piece)].removesuffix(SEP))
+                    state = self.run(piece, (written & ~(1 << j), self.name_root))
+                    if state is not None:
+                        return state
+        raise ValueError(
+            f"prompt {prompt[-60:]!r} does not end where a piece or a value starts (after ',' "
+            "or '<column> is'), so constrained decoding cannot continue it; end prompts with "
+            "',' or use decoding='free'."
+        )
+
+    def max_new_tokens(self, prompts) -> int:
+        """Tokens enough for any completion of any of ``prompts`` (every token holds at least
+        one byte; one more for the end token): with it, no constrained row is ever cut."""
+        return max((self.max_bytes(self.start(p)) for p in prompts), default=0) + 1
+
+    def max_bytes(self, state: tuple[int, int]) -> int:
+        """An upper bound on the bytes of any completion from ``state``."""
+        piece = [
+            len(SEP) + len((quote(c) + IS).encode()) + self._value_bytes(j)
+            for j, c in enumerate(self.columns)
+        ]
+        written, _ = state
+        left = sum(p for j, p in enumerate(piece) if not written >> j & 1)
+        return left + max(piece)  # plus the rest of the piece being written
+
+    def _value_bytes(self, j: int) -> int:
+        if self.numbers[j]:
+            return self.numbers[j].max_bytes()
+        trie = self.values[j]
+        depth = [0] * len(trie.children)
+        for node in range(len(trie.children)):  # a child always comes after its parent
+            for child in trie.children[node].values():
+                depth[child] = depth[node] + 1
+        return max(depth)
