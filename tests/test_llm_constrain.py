@@ -260,6 +260,24 @@ def test_every_constrained_row_passes_the_strict_check(tokenizer_kind, number_fo
     assert again == texts
 
 
+def test_rows_end_in_time_when_tokens_are_short():
+    grammar, codec, schema = _grammar()
+    lm = _tiny_lm("bpe", _texts(codec, 200))
+    prompts = _prompts(codec, 200)
+    low = bind(grammar, lm.tokenizer).min_new_tokens(prompts)
+    # Far fewer tokens than the longest row has bytes: rows must end in time, and do.
+    assert low < grammar.max_new_tokens(prompts) // 2
+    texts = generate(lm, prompts, max_new_tokens=low, seed=0, constraint=grammar, **SAMPLE)
+    stats = lm.last_generate_stats_
+    assert stats["n_truncated"] == 0 and stats["n_cut"] == 0
+    full = [p + c for p, c in zip(prompts, texts, strict=True)]
+    assert _strict_ok(codec, schema, full).sum() == 200
+    # One token fewer: the prompts that need them all cannot end; they are cut and counted.
+    need = [bind(grammar, lm.tokenizer).min_new_tokens([p]) for p in prompts]
+    generate(lm, prompts, max_new_tokens=low - 1, seed=0, constraint=grammar, **SAMPLE)
+    assert lm.last_generate_stats_["n_cut"] == sum(n == low for n in need) > 0
+
+
 def test_constraint_turns_a_briefly_trained_model_into_one_that_writes_valid_rows():
     grammar, codec, schema = _grammar()
     corpus = _texts(codec, 120)

@@ -8,7 +8,8 @@ GPT-2's): the vocabulary is a byte trie walked against the automaton once per gr
 which gives each allowed token's next state and the columns it names. Which columns a row
 has written then only picks groups of those tokens, so masks are cached per state and a step
 costs dict lookups plus one ``torch.stack``. The end token is allowed once every column has
-a finished value. Every completion so made passes the strict check
+a finished value, and a row short of tokens takes only tokens after which it can still end
+(:mod:`imbllm.llm.constrain_guide`). Every completion so made passes the strict check
 (:func:`imbllm.llm.repair.check_rows`) and reads back through the codec's parser.
 
 Why not a library: outlines-core compiles a regular expression into a token-level automaton
@@ -16,24 +17,32 @@ and llguidance a context-free grammar; "each column once, in any order" is a lan
 automaton or grammar needs one state per subset of columns (2^27 for the sick table), while
 here the written columns are a bit mask beside a small shared automaton.
 
-Example (a tokenizer and a tiny model as in :mod:`imbllm.llm.backbone`)::
+Example (``lm`` a :class:`imbllm.llm.backbone.LanguageModel`)::
 
-    grammar, codec, schema = RowGrammar.from_frame(X, y)
-    texts = lm.generate(prompts, ..., max_new_tokens=grammar.max_new_tokens(prompts),
-                        constraint=grammar)
+    grammar = RowGrammar.from_codec(codec, schema, X)  # or RowGrammar.from_frame(X, y)
+    low = bind(grammar, lm.tokenizer).min_new_tokens(prompts)  # fewest tokens that suffice
+    texts = lm.generate(prompts, ..., max_new_tokens=max(low, usual), constraint=grammar)
 """
 
 from __future__ import annotations
 
 import json
-import time
 
 import torch
 
 from imbllm.llm.constrain_grammar import RowGrammar
+from imbllm.llm.constrain_guide import BatchGuide, RowLengths
 from imbllm.llm.constrain_numbers import NumberSpec
 
-__all__ = ["BatchGuide", "NumberSpec", "RowGrammar", "TokenConstraint", "bind", "byte_vocabulary"]
+__all__ = [
+    "BatchGuide",
+    "NumberSpec",
+    "RowGrammar",
+    "RowLengths",
+    "TokenConstraint",
+    "bind",
+    "byte_vocabulary",
+]
 
 
 def _byte_chars() -> dict[int, str]:
@@ -101,6 +110,7 @@ class _Expansion:
         self.groups = groups  # (n_groups, width) bool
         self.relevant = relevant  # written columns that can change the mask
         self.done = done  # a value is finished here
+        self.nexts = None  # (next state, tokens leading there): see RowLengths
 
 
 class TokenConstraint:
@@ -131,6 +141,7 @@ class TokenConstraint:
         only_end = torch.zeros(self.width, dtype=torch.bool)
         only_end[self.eos] = True
         self.finished = _keep_bias(only_end)
+        self.lengths = RowLengths(self)
         self.n_dead = 0
 
     @classmethod
@@ -218,44 +229,13 @@ class TokenConstraint:
         s2, named = self._expansion(sid).moves[token]
         return written | named, s2
 
-    def guide(self, prompts: list[str], temperature: float) -> BatchGuide:
-        """Per-row states of one batch, started from the prompts' texts."""
-        return BatchGuide(self, [self.grammar.start(p) for p in prompts], temperature)
+    def min_new_tokens(self, prompts) -> int:
+        """The fewest tokens that let every prompt's row end (end token included): with
+        ``max_new_tokens`` at least this, a constrained row is never cut."""
+        return self.lengths.min_new_tokens(prompts)
 
-
-class BatchGuide:
-    """The constraint's states of one batch, kept in step with the decoder's rows."""
-
-    def __init__(self, constraint: TokenConstraint, states: list, temperature: float):
-        self.constraint = constraint
-        self.states = states
-        self.temperature = float(temperature)
-        self.masked_mass = 0.0  # probability mass masked away, summed over row-steps
-        self.row_steps = 0
-        self.seconds = 0.0
-
-    def apply(self, logits: torch.Tensor) -> None:
-        """Set the logits of blocked tokens to -inf, in place."""
-        t0 = time.perf_counter()
-        keep, bias = zip(*map(self.constraint.masks, self.states), strict=True)
-        keep, bias = torch.stack(keep).to(logits.device), torch.stack(bias).to(logits.device)
-        if bias.shape[1] != logits.shape[1]:
-            raise ValueError(
-                f"the model has {logits.shape[1]} logits but the constraint was built for "
-                f"{bias.shape[1]} tokens; build it with width={logits.shape[1]}."
-            )
-        # The mass masked away, at the sampling temperature, over rows still writing (one
-        # fused softmax: cheaper than two log-sum-exps).
-        kept = torch.softmax(logits / self.temperature, dim=-1).mul_(keep).sum(-1)
-        live = torch.tensor([s is not None for s in self.states], device=logits.device)
-        self.masked_mass += float((1.0 - kept)[live].sum())
-        self.row_steps += int(live.sum())
-        logits.add_(bias)
-        self.seconds += time.perf_counter() - t0
-
-    def advance(self, tokens: torch.Tensor) -> None:
-        step = self.constraint.advance
-        self.states = [step(s, t) for s, t in zip(self.states, tokens.tolist(), strict=True)]
-
-    def select(self, rows: torch.Tensor) -> None:
-        self.states = [self.states[i] for i in rows.tolist()]
+    def guide(self, prompts: list[str], temperature: float, max_new_tokens: int) -> BatchGuide:
+        """Per-row states of one batch, started from the prompts' texts, for completions of
+        at most ``max_new_tokens`` tokens."""
+        states = [self.grammar.start(p) for p in prompts]
+        return BatchGuide(self, states, temperature, max_new_tokens)

@@ -50,6 +50,14 @@ class _Trie:
             self.key_of[node] = k
 
 
+def _depths(trie: _Trie) -> list[int]:
+    depth = [0] * len(trie.children)
+    for node in range(len(trie.children)):
+        for child in trie.children[node].values():
+            depth[child] = depth[node] + 1
+    return depth
+
+
 class RowGrammar:
     """Rows of one fitted table as a byte automaton (see the module docstring).
 
@@ -78,6 +86,13 @@ class RowGrammar:
         self._steps: dict = {}
         self._bound: dict = {}
         self._cands: dict = {}
+        # The longest ", <name> is <value>" of each column.
+        self._longest = [
+            len(SEP)
+            + len((quote(c) + IS).encode())
+            + (spec.max_bytes() if spec else max(_depths(t)))
+            for c, spec, t in zip(self.columns, self.numbers, self.values, strict=True)
+        ]
         self.name_root = self._intern(frozenset({(NAME, 0)}))
         self.sep = self._intern(frozenset({(SEP_NODE,)}))
         self._prompts: dict = {}
@@ -192,6 +207,10 @@ class RowGrammar:
         """Whether a value has just been finished (the row may end or a separator follow)."""
         return any(self._complete_node(n) for n in self._sets[sid])
 
+    def column(self, sid: int) -> int | None:
+        """The column whose value ``sid`` is in (None: between values or in a name)."""
+        return next((n[1] for n in self._sets[sid] if n[0] in (CAT, NUM)), None)
+
     def candidates(self, sid: int) -> int | None:
         """Columns one of which must still be named from ``sid`` (None: none is needed)."""
         if sid not in self._cands:
@@ -262,20 +281,6 @@ class RowGrammar:
 
     def max_bytes(self, state: tuple[int, int]) -> int:
         """An upper bound on the bytes of any completion from ``state``."""
-        piece = [
-            len(SEP) + len((quote(c) + IS).encode()) + self._value_bytes(j)
-            for j, c in enumerate(self.columns)
-        ]
         written, _ = state
-        left = sum(p for j, p in enumerate(piece) if not written >> j & 1)
-        return left + max(piece)  # plus the rest of the piece being written
-
-    def _value_bytes(self, j: int) -> int:
-        if self.numbers[j]:
-            return self.numbers[j].max_bytes()
-        trie = self.values[j]
-        depth = [0] * len(trie.children)
-        for node in range(len(trie.children)):  # a child always comes after its parent
-            for child in trie.children[node].values():
-                depth[child] = depth[node] + 1
-        return max(depth)
+        left = sum(p for j, p in enumerate(self._longest) if not written >> j & 1)
+        return left + max(self._longest)  # plus the rest of the piece being written

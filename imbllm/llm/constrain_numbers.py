@@ -34,7 +34,7 @@ class NumberSpec:
         # Branch 0: non-negative numbers; branch 1: negative ones, zero excluded (no "-0").
         self.bounds = {0: (max(lo, 0), hi), 1: (max(-hi, 1), -lo)}
         self.bounds = {b: self._split(*r) for b, r in self.bounds.items() if r[0] <= r[1]}
-        self._live: dict = {}
+        self._short: dict = {}
 
     def _split(self, lo: int, hi: int):
         s = 10**self.decimals
@@ -99,17 +99,22 @@ class NumberSpec:
             return n >= 1 and above and (n < len(hi_i) or chi <= 0)
         return n >= 1 and not zero and (cl > 0 or not lo_f[n:].strip("0"))
 
-    def live(self, s: tuple) -> bool:
-        """Whether some continuation of ``s`` is a valid value (memoised; states are few)."""
-        if s not in self._live:
-            self._live[s] = self.accepts(s) or any(
-                (t := self._raw(s, ch)) is not None and self.live(t) for ch in b"-0123456789. "
+    def shortest(self, s: tuple) -> float:
+        """Fewest bytes that finish a valid value from ``s`` (inf: none; memoised, states
+        are few)."""
+        if s not in self._short:
+            nexts = (self._raw(s, ch) for ch in b"-0123456789. ")
+            self._short[s] = (
+                0
+                if self.accepts(s)
+                else 1
+                + min((self.shortest(t) for t in nexts if t is not None), default=float("inf"))
             )
-        return self._live[s]
+        return self._short[s]
 
     def step(self, s: tuple, ch: int):
         t = self._raw(s, ch)
-        return t if t is not None and self.live(t) else None
+        return t if t is not None and self.shortest(t) < float("inf") else None
 
     def max_bytes(self) -> int:
         """Longest written number."""

@@ -169,7 +169,8 @@ def generate(
     ``n_truncated``; ``finished`` says per prompt whether its completion drew the end
     token); the parser decides whether it is a valid row. ``constraint`` (a
     :class:`imbllm.llm.constrain.RowGrammar`) keeps every completion a row the strict check
-    accepts; give ``max_new_tokens=constraint.max_new_tokens(prompts)`` so none is cut.
+    accepts, and ends it in time: no row is cut when ``max_new_tokens`` is at least
+    ``bind(constraint, lm.tokenizer).min_new_tokens(prompts)``.
     """
     _check(temperature, top_k, batch_size, max_new_tokens)
     tok = lm.tokenizer
@@ -220,7 +221,7 @@ def generate(
             torch.set_num_threads(1)
         gen = torch.Generator(device=lm.device).manual_seed(batch_seed(seed, j))
         if bound is not None:
-            guides[j] = bound.guide([prompts[i] for i in batches[j]], temperature)
+            guides[j] = bound.guide([prompts[i] for i in batches[j]], temperature, max_new_tokens)
         with torch.inference_mode(), lm.autocast():
             return _sample_batch(
                 make_decoder(model),
@@ -275,5 +276,7 @@ def generate(
             masked_mass=sum(g.masked_mass for g in guides) / steps if steps else 0.0,
             mask_seconds=sum(g.seconds for g in guides),
             n_dead_states=bound.n_dead - dead_before,
+            # Rows whose prompt left too few tokens to finish them (ended early, invalid).
+            n_cut=sum(g.n_cut for g in guides),
         )
     return texts

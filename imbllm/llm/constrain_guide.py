@@ -1,0 +1,169 @@
+"""Per batch and per row length: what :mod:`imbllm.llm.constrain` needs while sampling.
+
+:class:`BatchGuide` keeps the grammar states of one batch in step with the decoder's rows
+(the end token, dropped rows), masks the logits of each step and measures the probability mass
+masked away. :class:`RowLengths` counts the fewest tokens that finish a row from a state, so
+that a row short of tokens may only take a token after which it can still end: then
+``max_new_tokens`` never cuts a constrained row, however small, as long as it is at least
+:meth:`RowLengths.min_new_tokens` (a shortest path through the token automaton, piece by
+piece: the piece being written, then ``", <name> is <value>"`` for each column left).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+class RowLengths:
+    """Fewest tokens to the end of a row, for one :class:`~imbllm.llm.constrain.TokenConstraint`."""
+
+    def __init__(self, constraint):
+        self.c = constraint
+        self._finished_need = torch.full((constraint.width,), float("inf"))
+        self._finished_need[constraint.eos] = 0.0
+        self._needs: dict = {}
+        self._dist: dict = {}
+        self._need_max: dict = {}
+
+    def min_new_tokens(self, prompts) -> int:
+        """The fewest tokens that let every prompt's row end (end token included)."""
+        return int(max((self._to_end(self.c.grammar.start(p)) for p in prompts), default=0)) + 1
+
+    def need(self, state) -> torch.Tensor:
+        """Per token, how many tokens a row needs after it to end (the end token included;
+        inf where the token is blocked)."""
+        if state is None:
+            return self._finished_need
+        out = self._needs.get(state)
+        if out is None:
+            written, sid = state
+            out = torch.full((self.c.width,), float("inf"))
+            for (s2, named), tokens in self._nexts(sid):
+                out[tokens] = self._to_end((written | named, s2)) + 1
+            keep = self.c.masks(state)[0]
+            out = out.masked_fill_(keep == 0, float("inf"))
+            if keep[self.c.eos]:
+                out[self.c.eos] = 0.0
+            self._needs[state] = out
+        return out
+
+    def need_max(self, state) -> float:
+        """The most tokens any allowed token leaves a row needing."""
+        m = self._need_max.get(state)
+        if m is None:
+            n = self.need(state)
+            m = self._need_max[state] = float(n[n.isfinite()].max())
+        return m
+
+    def _nexts(self, sid: int) -> list:
+        e = self.c._expansion(sid)
+        if e.nexts is None:
+            by_next: dict = {}
+            for t, nxt in e.moves.items():
+                by_next.setdefault(nxt, []).append(t)
+            e.nexts = [(nxt, torch.tensor(ts)) for nxt, ts in by_next.items()]
+        return e.nexts
+
+    def _to_end(self, state) -> float:
+        """Fewest tokens that finish the row from ``state`` (end token excluded): the piece
+        being written, then each column left as ``", <name> is <value>"``."""
+        written, sid = state
+        left = [j for j in range(len(self.c.grammar.columns)) if not written >> j & 1]
+        pieces = sum(self._piece(j) for j in left)
+        if self.c.grammar.column(sid) is not None:
+            return self._in_piece(sid, -1) + pieces
+        cands = self.c.grammar.candidates(sid) or 0
+        options = [self._in_piece(sid, j) + pieces - self._piece(j) for j in left if cands >> j & 1]
+        return min(options, default=float("inf"))
+
+    def _piece(self, j: int) -> float:
+        # "," (a token of every byte-level vocabulary), then the name and a value of j.
+        return 1 + self._in_piece(self.c.grammar.sep, j)
+
+    def _in_piece(self, sid: int, j: int) -> float:
+        """Fewest tokens from ``sid`` to a finished value without leaving the piece (column
+        ``j`` when ``sid`` is before the value): a shortest path, memoised."""
+        key = (sid, j)
+        if key not in self._dist:
+            g = self.c.grammar
+            col = g.column(sid)
+            best = 0 if col is not None and g.complete(sid) else float("inf")
+            if best:
+                for (s2, named), _ in self._nexts(sid):
+                    c2 = g.column(s2)
+                    if col is not None:
+                        stays = named == 0 and c2 == col
+                    else:
+                        stays = (
+                            named == 0 and c2 is None and (g.candidates(s2) or 0) >> j & 1
+                        ) or (named == 1 << j and c2 == j)
+                    if stays:
+                        best = min(best, 1 + self._in_piece(s2, j if col is None else -1))
+            self._dist[key] = best
+        return self._dist[key]
+
+
+class BatchGuide:
+    """The constraint's states of one batch, kept in step with the decoder's rows."""
+
+    def __init__(self, constraint, states: list, temperature: float, max_new_tokens: int):
+        self.constraint = constraint
+        self.states = states
+        self.temperature = float(temperature)
+        self.max_new_tokens = int(max_new_tokens)
+        # Fewer tokens than the longest row has bytes: then a row may only take a token after
+        # which it can still end in time (max_new_tokens never cuts a row).
+        bound = max((constraint.grammar.max_bytes(s) for s in states if s), default=0) + 1
+        self.short = self.max_new_tokens < bound
+        self.t = 0
+        self.n_cut = 0  # rows that could not end in time (a prompt already too long)
+        self.masked_mass = 0.0  # probability mass masked away, summed over row-steps
+        self.row_steps = 0
+        self.seconds = 0.0
+
+    def apply(self, logits: torch.Tensor) -> None:
+        """Set the logits of blocked tokens to -inf, in place."""
+        t0 = time.perf_counter()
+        keep, bias = zip(*map(self.constraint.masks, self.states), strict=True)
+        keep, bias = torch.stack(keep), torch.stack(bias)
+        if self.short:
+            self._within(keep, bias, self.max_new_tokens - self.t)
+        self.t += 1
+        keep, bias = keep.to(logits.device), bias.to(logits.device)
+        if bias.shape[1] != logits.shape[1]:
+            raise ValueError(
+                f"the model has {logits.shape[1]} logits but the constraint was built for "
+                f"{bias.shape[1]} tokens; build it with width={logits.shape[1]}."
+            )
+        # The mass masked away, at the sampling temperature, over rows still writing (one
+        # fused softmax: cheaper than two log-sum-exps).
+        kept = torch.softmax(logits / self.temperature, dim=-1).mul_(keep).sum(-1)
+        live = torch.tensor([s is not None for s in self.states], device=logits.device)
+        self.masked_mass += float((1.0 - kept)[live].sum())
+        self.row_steps += int(live.sum())
+        logits.add_(bias)
+        self.seconds += time.perf_counter() - t0
+
+    def _within(self, keep, bias, left: int) -> None:
+        """Refuse, in place, tokens after which a row could not end in ``left - 1`` tokens
+        (only rows whose longest need exceeds that are looked at)."""
+        c = self.constraint
+        short = [i for i, s in enumerate(self.states) if c.lengths.need_max(s) > left - 1]
+        if not short:
+            return
+        fits = torch.stack([c.lengths.need(self.states[i]) for i in short]) <= left - 1
+        stuck = ~fits.any(-1)
+        if stuck.any():
+            fits[stuck, c.eos] = True
+            self.n_cut += int(stuck.sum())
+        keep[short] = fits.float()
+        bias[short] = torch.zeros(fits.shape).masked_fill_(~fits, float("-inf"))
+
+    def advance(self, tokens: torch.Tensor) -> None:
+        step = self.constraint.advance
+        self.states = [step(s, t) for s, t in zip(self.states, tokens.tolist(), strict=True)]
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.states = [self.states[i] for i in rows.tolist()]
