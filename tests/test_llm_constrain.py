@@ -221,6 +221,7 @@ def _tiny_lm(tokenizer_kind, corpus, seed=0):
         n_embd=32,
         n_layer=1,
         n_head=2,
+        bos_token_id=tok.eos_token_id,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
     )
@@ -258,6 +259,22 @@ def test_every_constrained_row_passes_the_strict_check(tokenizer_kind, number_fo
     grammar2, _, _ = _grammar(number_format)
     again = generate(lm, prompts, max_new_tokens=bound, seed=0, constraint=grammar2, **SAMPLE)
     assert again == texts
+
+
+def test_batches_side_by_side_fill_the_shared_masks_and_give_the_same_rows():
+    grammar, codec, _ = _grammar()
+    lm = _tiny_lm("bpe", _texts(codec, 200))
+    prompts = _prompts(codec, 400)
+    threads = torch.get_num_threads()
+    try:
+        rows = []
+        for n in (1, 2):  # two worker threads fill one fresh grammar's caches at once
+            torch.set_num_threads(n)
+            g = _grammar()[0]
+            rows.append(generate(lm, prompts, max_new_tokens=60, seed=0, constraint=g, **SAMPLE))
+    finally:
+        torch.set_num_threads(threads)
+    assert rows[0] == rows[1]
 
 
 def test_rows_end_in_time_when_tokens_are_short():

@@ -76,9 +76,9 @@ def byte_vocabulary(tokenizer) -> list[bytes | None]:
     return out
 
 
-def bind(constraint, tokenizer, width: int | None = None) -> TokenConstraint:
+def bind(constraint, tokenizer, width: int | None = None, device="cpu") -> TokenConstraint:
     """``constraint`` over ``tokenizer``'s vocabulary: a :class:`TokenConstraint` as is, a
-    :class:`RowGrammar` bound once per tokenizer (its masks cached across calls)."""
+    :class:`RowGrammar` bound once per tokenizer and device (its masks cached across calls)."""
     if isinstance(constraint, TokenConstraint):
         return constraint
     if not isinstance(constraint, RowGrammar):
@@ -86,19 +86,21 @@ def bind(constraint, tokenizer, width: int | None = None) -> TokenConstraint:
             f"constraint={type(constraint).__name__} is neither a RowGrammar nor a "
             "TokenConstraint; build one with RowGrammar.from_codec(codec, schema, X)."
         )
-    key = (id(tokenizer), width)
+    key = (id(tokenizer), width, str(device))
     hit = constraint._bound.get(key)
     if hit is None or hit[0] is not tokenizer:
         hit = constraint._bound[key] = (
             tokenizer,
-            TokenConstraint.from_tokenizer(constraint, tokenizer, width),
+            TokenConstraint.from_tokenizer(constraint, tokenizer, width, device),
         )
     return hit[1]
 
 
-def _keep_bias(allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _keep_bias(allowed: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor]:
     keep = allowed.float()
-    return keep, torch.zeros_like(keep).masked_fill_(~allowed, float("-inf"))
+    bias = torch.zeros_like(keep).masked_fill_(~allowed, float("-inf"))
+    # Kept where the logits are, so that a step only stacks them.
+    return keep.to(device), bias.to(device)
 
 
 class _Expansion:
@@ -116,10 +118,13 @@ class _Expansion:
 class TokenConstraint:
     """Masks over a vocabulary given as byte strings (build with :meth:`from_tokenizer`)."""
 
-    def __init__(self, grammar: RowGrammar, vocab: list, eos: int, width: int | None = None):
+    def __init__(
+        self, grammar: RowGrammar, vocab: list, eos: int, width: int | None = None, device="cpu"
+    ):
         self.grammar = grammar
         self.eos = int(eos)
         self.width = max(int(width or 0), len(vocab), self.eos + 1)
+        self.device = torch.device(device)
         # The vocabulary as a byte trie, so that tokens sharing a prefix share its walk.
         self._children: list[dict] = [{}]
         self._ids: list[list[int]] = [[]]
@@ -140,13 +145,14 @@ class TokenConstraint:
         self._by_key: dict = {}
         only_end = torch.zeros(self.width, dtype=torch.bool)
         only_end[self.eos] = True
-        self.finished = _keep_bias(only_end)
+        self.finished = _keep_bias(only_end, self.device)
         self.lengths = RowLengths(self)
         self.n_dead = 0
 
     @classmethod
-    def from_tokenizer(cls, grammar: RowGrammar, tokenizer, width: int | None = None):
-        return cls(grammar, byte_vocabulary(tokenizer), tokenizer.eos_token_id, width)
+    def from_tokenizer(cls, grammar: RowGrammar, tokenizer, width: int | None = None, device="cpu"):
+        vocab = byte_vocabulary(tokenizer)
+        return cls(grammar, vocab, tokenizer.eos_token_id, width, device)
 
     def _expand(self, sid: int) -> _Expansion:
         g = self.grammar
@@ -213,7 +219,7 @@ class TokenConstraint:
                 # A dead end (a vocabulary that cannot spell the rest) ends the row too.
                 self.n_dead += not (e.done and full)
                 allowed[self.eos] = True
-            m = self._by_key[key] = _keep_bias(allowed)
+            m = self._by_key[key] = _keep_bias(allowed, self.device)
         self._by_state[state] = m
         return m
 

@@ -23,6 +23,7 @@ class RowLengths:
         self.c = constraint
         self._finished_need = torch.full((constraint.width,), float("inf"))
         self._finished_need[constraint.eos] = 0.0
+        self._finished_need = self._finished_need.to(constraint.device)
         self._needs: dict = {}
         self._dist: dict = {}
         self._need_max: dict = {}
@@ -42,20 +43,21 @@ class RowLengths:
             out = torch.full((self.c.width,), float("inf"))
             for (s2, named), tokens in self._nexts(sid):
                 out[tokens] = self._to_end((written | named, s2)) + 1
-            keep = self.c.masks(state)[0]
+            keep = self.c.masks(state)[0].cpu()
             out = out.masked_fill_(keep == 0, float("inf"))
             if keep[self.c.eos]:
                 out[self.c.eos] = 0.0
-            self._needs[state] = out
+            self._need_max[state] = float(out[out.isfinite()].max())
+            out = self._needs[state] = out.to(self.c.device)
         return out
 
     def need_max(self, state) -> float:
         """The most tokens any allowed token leaves a row needing."""
-        m = self._need_max.get(state)
-        if m is None:
-            n = self.need(state)
-            m = self._need_max[state] = float(n[n.isfinite()].max())
-        return m
+        if state is None:
+            return 0.0
+        if state not in self._need_max:
+            self.need(state)
+        return self._need_max[state]
 
     def _nexts(self, sid: int) -> list:
         e = self.c._expansion(sid)
@@ -131,7 +133,6 @@ class BatchGuide:
         if self.short:
             self._within(keep, bias, self.max_new_tokens - self.t)
         self.t += 1
-        keep, bias = keep.to(logits.device), bias.to(logits.device)
         if bias.shape[1] != logits.shape[1]:
             raise ValueError(
                 f"the model has {logits.shape[1]} logits but the constraint was built for "
@@ -159,7 +160,7 @@ class BatchGuide:
             fits[stuck, c.eos] = True
             self.n_cut += int(stuck.sum())
         keep[short] = fits.float()
-        bias[short] = torch.zeros(fits.shape).masked_fill_(~fits, float("-inf"))
+        bias[short] = torch.zeros(fits.shape, device=fits.device).masked_fill_(~fits, float("-inf"))
 
     def advance(self, tokens: torch.Tensor) -> None:
         step = self.constraint.advance

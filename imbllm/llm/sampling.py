@@ -206,7 +206,8 @@ def generate(
     if constraint is not None:
         from imbllm.llm.constrain import bind
 
-        bound = bind(constraint, tok, lm.model.get_output_embeddings().weight.shape[0])
+        width = lm.model.get_output_embeddings().weight.shape[0]
+        bound = bind(constraint, tok, width, lm.device)
         dead_before = bound.n_dead
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
