@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from imbllm.data import load_dataset  # noqa: E402
 from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
-from imbllm.llm.constrain import RowGrammar, bind  # noqa: E402
+from imbllm.llm.constrain import RowGrammar, for_model  # noqa: E402
 from imbllm.llm.repair import check_rows  # noqa: E402
 from imbllm.llm.serialize import join_pieces  # noqa: E402
 from imbllm.protocol import make_split  # noqa: E402
@@ -51,7 +51,7 @@ def compare(lm, grammar, codec, schema, prompts, free_tokens, batch=100, reps=3,
     (after one constrained call that builds the masks, reported as ``cold``)."""
     # The free length serves constrained decoding too, raised to the fewest tokens that let
     # every row end (rows short of tokens then take only tokens that still let them end).
-    low = bind(grammar, lm.tokenizer).min_new_tokens(prompts)
+    low = for_model(grammar, lm).min_new_tokens(prompts)
     bound = max(free_tokens, low)
     kw = dict(temperature=0.7, top_k=50, batch_size=batch, seed=seed, progress=False)
 

@@ -10,7 +10,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig, train_tokenizer  # noqa: E402
-from imbllm.llm.constrain import RowGrammar, TokenConstraint, bind  # noqa: E402
+from imbllm.llm.constrain import (  # noqa: E402
+    RowGrammar,
+    TokenConstraint,
+    bind,
+    byte_vocabulary,
+    for_model,
+)
 from imbllm.llm.constrain_numbers import NumberSpec  # noqa: E402
 from imbllm.llm.repair import check_rows  # noqa: E402
 from imbllm.llm.sampling import generate  # noqa: E402
@@ -275,13 +281,18 @@ def test_batches_side_by_side_fill_the_shared_masks_and_give_the_same_rows():
     finally:
         torch.set_num_threads(threads)
     assert rows[0] == rows[1]
+    # A mask cache bounded to a few entries rebuilds masks and gives the same rows again.
+    g = _grammar()[0]
+    for_model(g, lm).max_cached = 4
+    assert generate(lm, prompts, max_new_tokens=60, seed=0, constraint=g, **SAMPLE) == rows[0]
+    assert len(for_model(g, lm)._by_key) <= 4
 
 
 def test_rows_end_in_time_when_tokens_are_short():
     grammar, codec, schema = _grammar()
     lm = _tiny_lm("bpe", _texts(codec, 200))
     prompts = _prompts(codec, 200)
-    low = bind(grammar, lm.tokenizer).min_new_tokens(prompts)
+    low = for_model(grammar, lm).min_new_tokens(prompts)
     # Far fewer tokens than the longest row has bytes: rows must end in time, and do.
     assert low < grammar.max_new_tokens(prompts) // 2
     texts = generate(lm, prompts, max_new_tokens=low, seed=0, constraint=grammar, **SAMPLE)
@@ -290,7 +301,7 @@ def test_rows_end_in_time_when_tokens_are_short():
     full = [p + c for p, c in zip(prompts, texts, strict=True)]
     assert _strict_ok(codec, schema, full).sum() == 200
     # One token fewer: the prompts that need them all cannot end; they are cut and counted.
-    need = [bind(grammar, lm.tokenizer).min_new_tokens([p]) for p in prompts]
+    need = [for_model(grammar, lm).min_new_tokens([p]) for p in prompts]
     generate(lm, prompts, max_new_tokens=low - 1, seed=0, constraint=grammar, **SAMPLE)
     assert lm.last_generate_stats_["n_cut"] == sum(n == low for n in need) > 0
 
@@ -332,6 +343,11 @@ def test_other_tokenizers_get_a_clear_error():
 
 def test_compact_tokenizer_vocabulary_is_spelled_in_bytes():
     tok = train_tokenizer(['T3 is 1.5, sex is "a, b"'] * 5, vocab_size=300)
-    tc = bind(_grammar()[0], tok)
-    assert bind(_grammar()[0], tok) is not tc  # one binding per grammar
-    assert tc.width == len(tok)
+    vocab = byte_vocabulary(tok)
+    # Every byte on its own, the special tokens left out, and what decoding writes.
+    assert {v for v in vocab if v is not None and len(v) == 1} == {bytes([b]) for b in range(256)}
+    assert vocab[tok.eos_token_id] is None and vocab[tok.pad_token_id] is None
+    merged = [t for t, v in enumerate(vocab) if v is not None and len(v) > 1]
+    assert merged and all(tok.decode([t]).encode() == vocab[t] for t in merged)
+    grammar = _grammar()[0]
+    assert bind(grammar, tok) is bind(grammar, tok)  # one binding per grammar and tokenizer

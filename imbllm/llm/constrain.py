@@ -20,7 +20,7 @@ here the written columns are a bit mask beside a small shared automaton.
 Example (``lm`` a :class:`imbllm.llm.backbone.LanguageModel`)::
 
     grammar = RowGrammar.from_codec(codec, schema, X)  # or RowGrammar.from_frame(X, y)
-    low = bind(grammar, lm.tokenizer).min_new_tokens(prompts)  # fewest tokens that suffice
+    low = for_model(grammar, lm).min_new_tokens(prompts)  # the fewest tokens that suffice
     texts = lm.generate(prompts, ..., max_new_tokens=max(low, usual), constraint=grammar)
 """
 
@@ -42,6 +42,7 @@ __all__ = [
     "TokenConstraint",
     "bind",
     "byte_vocabulary",
+    "for_model",
 ]
 
 
@@ -96,6 +97,18 @@ def bind(constraint, tokenizer, width: int | None = None, device="cpu") -> Token
     return hit[1]
 
 
+#: Memory the cached masks may hold: a mask per (state, written columns) is cheap to rebuild
+#: from its state's token groups, and wide tables make many distinct ones.
+CACHE_BYTES = 256 * 2**20
+
+
+def for_model(constraint, lm) -> TokenConstraint:
+    """``constraint`` bound as :func:`imbllm.llm.sampling.generate` binds it for ``lm`` (a
+    :class:`imbllm.llm.backbone.LanguageModel`): its tokenizer, logits width and device."""
+    width = lm.model.get_output_embeddings().weight.shape[0]
+    return bind(constraint, lm.tokenizer, width, lm.device)
+
+
 def _keep_bias(allowed: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor]:
     keep = allowed.float()
     bias = torch.zeros_like(keep).masked_fill_(~allowed, float("-inf"))
@@ -146,6 +159,7 @@ class TokenConstraint:
         only_end = torch.zeros(self.width, dtype=torch.bool)
         only_end[self.eos] = True
         self.finished = _keep_bias(only_end, self.device)
+        self.max_cached = max(1000, CACHE_BYTES // (8 * self.width))
         self.lengths = RowLengths(self)
         self.n_dead = 0
 
@@ -219,6 +233,9 @@ class TokenConstraint:
                 # A dead end (a vocabulary that cannot spell the rest) ends the row too.
                 self.n_dead += not (e.done and full)
                 allowed[self.eos] = True
+            if len(self._by_key) >= self.max_cached:
+                self._by_key.clear()
+                self._by_state.clear()
             m = self._by_key[key] = _keep_bias(allowed, self.device)
         self._by_state[state] = m
         return m

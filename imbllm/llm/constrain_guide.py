@@ -48,6 +48,8 @@ class RowLengths:
             if keep[self.c.eos]:
                 out[self.c.eos] = 0.0
             self._need_max[state] = float(out[out.isfinite()].max())
+            if len(self._needs) >= self.c.max_cached:
+                self._needs.clear()
             out = self._needs[state] = out.to(self.c.device)
         return out
 

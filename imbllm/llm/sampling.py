@@ -170,7 +170,7 @@ def generate(
     token); the parser decides whether it is a valid row. ``constraint`` (a
     :class:`imbllm.llm.constrain.RowGrammar`) keeps every completion a row the strict check
     accepts, and ends it in time: no row is cut when ``max_new_tokens`` is at least
-    ``bind(constraint, lm.tokenizer).min_new_tokens(prompts)``.
+    ``for_model(constraint, lm).min_new_tokens(prompts)`` (:mod:`imbllm.llm.constrain`).
     """
     _check(temperature, top_k, batch_size, max_new_tokens)
     tok = lm.tokenizer
@@ -204,10 +204,9 @@ def generate(
     banned = tok.pad_token_id if tok.pad_token_id not in (None, eos) else None
     bound = None
     if constraint is not None:
-        from imbllm.llm.constrain import bind
+        from imbllm.llm.constrain import for_model
 
-        width = lm.model.get_output_embeddings().weight.shape[0]
-        bound = bind(constraint, tok, width, lm.device)
+        bound = for_model(constraint, lm)
         dead_before = bound.n_dead
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
