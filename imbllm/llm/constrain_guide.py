@@ -15,6 +15,18 @@ import time
 
 import torch
 
+INF = float("inf")
+
+
+def _bits(mask: int):
+    """Positions of the set bits of ``mask``."""
+    j = 0
+    while mask:
+        if mask & 1:
+            yield j
+        mask >>= 1
+        j += 1
+
 
 class RowLengths:
     """Fewest tokens to the end of a row, for one :class:`~imbllm.llm.constrain.TokenConstraint`."""
@@ -27,6 +39,8 @@ class RowLengths:
         self._needs: dict = {}
         self._dist: dict = {}
         self._need_max: dict = {}
+        self._plans: dict = {}
+        self._left: dict = {}
 
     def min_new_tokens(self, prompts) -> int:
         """The fewest tokens that let every prompt's row end (end token included)."""
@@ -40,9 +54,17 @@ class RowLengths:
         out = self._needs.get(state)
         if out is None:
             written, sid = state
-            out = torch.full((self.c.width,), float("inf"))
-            for (s2, named), tokens in self._nexts(sid):
-                out[tokens] = self._to_end((written | named, s2)) + 1
+            base, (tokens, group, to_names), _ = self._plan(sid)
+            left = self._pieces(written)
+            out = base + (left + 1)
+            if to_names:
+                # Tokens that end before a name: the cheapest column still free decides.
+                best = [
+                    next((cost for cost, j in options if not (written | named) >> j & 1), INF)
+                    - drop
+                    for named, drop, options in to_names
+                ]
+                out[tokens] = torch.tensor(best, dtype=out.dtype)[group] + (left + 1)
             keep = self.c.masks(state)[0].cpu()
             out = out.masked_fill_(keep == 0, float("inf"))
             if keep[self.c.eos]:
@@ -52,6 +74,51 @@ class RowLengths:
                 self._needs.clear()
             out = self._needs[state] = out.to(self.c.device)
         return out
+
+    def _plan(self, sid: int):
+        """What :meth:`need` needs of a state whatever the row wrote: per token landing in a
+        value, its tokens to finish that piece less the pieces it wrote (a vector); the
+        tokens landing before a name, by next state, with the cost of each column it may
+        name; and an upper bound of both."""
+        if sid not in self._plans:
+            g = self.c.grammar
+            base = torch.full((self.c.width,), INF)
+            to_names, name_tokens = [], []
+            for (s2, named), tokens in self._nexts(sid):
+                drop = sum(self._piece(j) for j in _bits(named))
+                if g.column(s2) is not None:
+                    base[tokens] = self._in_piece(s2, -1) - drop
+                else:
+                    # The name's column is yet to choose: its options, cheapest first.
+                    cands = _bits(g.candidates(s2) or 0)
+                    options = sorted((self._in_piece(s2, j) - self._piece(j), j) for j in cands)
+                    to_names.append((named, drop, options))
+                    name_tokens.append(tokens)
+            # The most any token can leave to do beyond the pieces still to write.
+            finite = base[base.isfinite()]
+            most = [float(finite.max())] if len(finite) else []
+            most += [o[-1][0] - drop for _, drop, o in to_names if o]
+            # The tokens before a name, flat, with the group each belongs to.
+            names = (None, None, [])
+            if to_names:
+                group = [torch.full((len(t),), i) for i, t in enumerate(name_tokens)]
+                names = (torch.cat(name_tokens), torch.cat(group), to_names)
+            self._plans[sid] = (base, names, max(most, default=0.0))
+        return self._plans[sid]
+
+    def need_at_most(self, state) -> float:
+        """A cheap upper bound on :meth:`need_max` (no vector): rows under it skip the check."""
+        if state is None:
+            return 0.0
+        written, sid = state
+        return self._plan(sid)[2] + self._pieces(written) + 1
+
+    def _pieces(self, written: int) -> float:
+        """Fewest tokens of the pieces of every column not yet written."""
+        if written not in self._left:
+            n = len(self.c.grammar.columns)
+            self._left[written] = sum(self._piece(j) for j in range(n) if not written >> j & 1)
+        return self._left[written]
 
     def need_max(self, state) -> float:
         """The most tokens any allowed token leaves a row needing."""
@@ -74,13 +141,12 @@ class RowLengths:
         """Fewest tokens that finish the row from ``state`` (end token excluded): the piece
         being written, then each column left as ``", <name> is <value>"``."""
         written, sid = state
-        left = [j for j in range(len(self.c.grammar.columns)) if not written >> j & 1]
-        pieces = sum(self._piece(j) for j in left)
+        left = self._pieces(written)
         if self.c.grammar.column(sid) is not None:
-            return self._in_piece(sid, -1) + pieces
-        cands = self.c.grammar.candidates(sid) or 0
-        options = [self._in_piece(sid, j) + pieces - self._piece(j) for j in left if cands >> j & 1]
-        return min(options, default=float("inf"))
+            return self._in_piece(sid, -1) + left
+        free = (self.c.grammar.candidates(sid) or 0) & ~written
+        options = (self._in_piece(sid, j) - self._piece(j) for j in _bits(free))
+        return min(options, default=float("inf")) + left
 
     def _piece(self, j: int) -> float:
         # "," (a token of every byte-level vocabulary), then the name and a value of j.
@@ -153,7 +219,12 @@ class BatchGuide:
         """Refuse, in place, tokens after which a row could not end in ``left - 1`` tokens
         (only rows whose longest need exceeds that are looked at)."""
         c = self.constraint
-        short = [i for i, s in enumerate(self.states) if c.lengths.need_max(s) > left - 1]
+        lengths = c.lengths
+        short = [
+            i
+            for i, s in enumerate(self.states)
+            if lengths.need_at_most(s) > left - 1 and lengths.need_max(s) > left - 1
+        ]
         if not short:
             return
         fits = torch.stack([c.lengths.need(self.states[i]) for i in short]) <= left - 1
