@@ -145,6 +145,9 @@ def test_prompt_start_states():
     )
     with pytest.raises(ValueError, match="end prompts with ','"):
         grammar.start("label is rare, T3 is 40.5")
+    done = "label is rare, T3 is 2, T3_measured is 1, sex is plain, neg is 0, smoker is no,"
+    with pytest.raises(ValueError, match="leaves no row to complete"):
+        TokenConstraint(grammar, [None, b","], eos=0).min_new_tokens([done])
 
 
 def test_masks_on_a_hand_made_vocabulary():
@@ -259,7 +262,7 @@ def test_every_constrained_row_passes_the_strict_check(tokenizer_kind, number_fo
     stats = lm.last_generate_stats_
     assert stats["n_truncated"] == 0 and stats["n_dead_states"] == 0
     full = [p + c for p, c in zip(prompts, texts, strict=True)]
-    assert _strict_ok(codec, schema, full).sum() == 200
+    assert _strict_ok(codec, schema, full).sum() == 1000
     assert 0.0 < stats["masked_mass"] < 1.0 and stats["constrained"]
     # The same seed gives the same rows, with the masks already cached or not.
     grammar2, _, _ = _grammar(number_format)

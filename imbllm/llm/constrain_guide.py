@@ -44,7 +44,16 @@ class RowLengths:
 
     def min_new_tokens(self, prompts) -> int:
         """The fewest tokens that let every prompt's row end (end token included)."""
-        return int(max((self._to_end(self.c.grammar.start(p)) for p in prompts), default=0)) + 1
+        most, worst = 0.0, ""
+        for p in set(prompts):
+            n = self._to_end(self.c.grammar.start(p))
+            most, worst = (n, p) if n > most else (most, worst)
+        if most == INF:
+            raise ValueError(
+                f"prompt {worst[-60:]!r} leaves no row to complete (every column is named and "
+                "it ends with ','); end such prompts after a value, or use decoding='free'."
+            )
+        return int(most) + 1
 
     def need(self, state) -> torch.Tensor:
         """Per token, how many tokens a row needs after it to end (the end token included;
