@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shlex
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
@@ -37,3 +41,36 @@ def test_slurm_preset_and_its_overrides():
     assert list(h.launcher.setup) == ["export OMP_NUM_THREADS=8", "export MKL_NUM_THREADS=8"]
     h = launcher("slurm", "hydra.launcher.gpus_per_node=null", "hydra.launcher.cpus_per_task=1")
     assert h.launcher.gpus_per_node is None and h.launcher.setup[0] == "export OMP_NUM_THREADS=1"
+
+
+def _slurm_array():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    path = Path(__file__).resolve().parents[1] / "scripts" / "slurm_array.py"
+    spec = importlib.util.spec_from_file_location("slurm_array", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_array_cells_as_hydra_expands_them(tmp_path):
+    """An experiment's sweeper params, narrowed from the command line, become one line per
+    cell; the submission's own overrides stay out of the cells and go into the batch script."""
+    sa_ = _slurm_array()
+    assert sa_.main(["experiment=quickstart", "seed=1", "hydra.launcher.gpus_per_node=null",
+                     "hydra.launcher.array_parallelism=3", "--dry-run", "--jobs-dir", str(tmp_path)]) == 0
+    cells = [shlex.split(line) for line in (tmp_path / "cells.txt").read_text().splitlines()]
+    methods = [dict(o.split("=", 1) for o in c)["method"] for c in cells]
+    assert methods == ["standard", "balance", "smote", "smote_nc", "imbllm"]
+    assert all("seed=1" in c and "experiment=quickstart" in c for c in cells)
+    assert not any(o.startswith("hydra.") for c in cells for o in c)
+    script = (tmp_path / "array.sh").read_text()
+    assert "#SBATCH --array=0-4%3" in script and "--gpus-per-node" not in script
+    assert "#SBATCH --partition=gpu" in script and "export OMP_NUM_THREADS=8" in script
+
+
+def test_array_cells_cartesian_product(tmp_path):
+    sa_ = _slurm_array()
+    cells, _, first = sa_.expand(["dataset=german,fuel", "method=smote,random", "seed=0,1", "ratio=0.1"])
+    assert len(cells) == 8 and len({tuple(c) for c in cells}) == 8
+    assert all("ratio=0.1" in c for c in cells)
+    assert (first.dataset.name, first.method.name, first.seed) == ("german", "smote", 0)

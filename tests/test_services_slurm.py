@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from services import have_slurm, script, service_dir, unavailable
 
-from imbllm.scale import ClaimStore
+from imbllm.scale import ClaimStore, prepare_store
 
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ def test_array_tasks_claim_one_key_once(slurm, tmp_path):
     worker = tmp_path / "claim.py"
     worker.write_text(textwrap.dedent(f"""
         import os
-        from imbllm.scale import ClaimStore
+        from imbllm.scale import ClaimStore, prepare_store
         claim = ClaimStore({url!r}, timeout=600).claim("cell")
         task = os.environ["SLURM_ARRAY_TASK_ID"]
         open({str(tmp_path)!r} + "/result_" + task, "w").write("won" if claim else "skip")
@@ -88,27 +88,59 @@ def test_array_tasks_claim_one_key_once(slurm, tmp_path):
     assert holder["owner"].endswith(f" slurm={job}_{winner}")
 
 
-def test_sweep_through_hydra_slurm_launcher(slurm, tmp_path, mirror_dir):
-    """Two cells of a classical grid through ``hydra/launcher=slurm`` (the GPU preset's GPU and
-    memory requests overridden): both FINISHED in the store the cluster's jobs wrote."""
-    store = tmp_path / "mlruns.db"
-    cmd = [
-        sys.executable, "-m", "imbllm.cli", "-m", "hydra/launcher=slurm",
-        "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=null",
-        "hydra.launcher.mem_gb=null", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10",
-        f"hydra.sweep.dir={tmp_path}/sweep", f"tracking.uri=sqlite:///{store}",
-        f"paths.cache={tmp_path}/cache", "dataset=german", "method=standard,random", "seed=0",
-        "synthetic_metrics.enabled=false", "experiment_name=slurm_test",
-    ]
-    env = {**os.environ, "SLURM_CONF": slurm["SLURM_CONF"], "IMBLLM_DATA_DIR": str(mirror_dir),
-           "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def finished_methods(store: Path) -> list[tuple[str, str, str]]:
+    """(method, seed, status) of every run in a SQLite store, read from MLflow's tables."""
     engine = sa.create_engine(f"sqlite:///{store}")
     with engine.connect() as c:
         rows = c.execute(sa.text(
-            "SELECT t.value, r.status FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
-            "WHERE t.key = 'method' ORDER BY t.value")).all()
-    assert [tuple(r) for r in rows] == [("random", "FINISHED"), ("standard", "FINISHED")]
-    logs = list((tmp_path / "sweep" / ".submitit").rglob("*_log.out"))
-    assert len(logs) == 2  # one SLURM task per cell
+            "SELECT m.value, s.value, r.status FROM runs r "
+            "JOIN tags m ON m.run_uuid = r.run_uuid AND m.key = 'method' "
+            "JOIN params s ON s.run_uuid = r.run_uuid AND s.key = 'seed' ORDER BY m.value, s.value"
+        )).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def cell_args(tmp_path: Path) -> list[str]:
+    """A small classical grid into a store of its own; the GPU preset fitted to the test node."""
+    return [
+        "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=null",
+        "hydra.launcher.mem_gb=null", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10",
+        f"tracking.uri=sqlite:///{tmp_path}/mlruns.db", f"paths.cache={tmp_path}/cache",
+        "dataset=german", "synthetic_metrics.enabled=false", "experiment_name=slurm_test",
+    ]
+
+
+def run_env(slurm, mirror_dir) -> dict:
+    return {**os.environ, "SLURM_CONF": slurm["SLURM_CONF"], "IMBLLM_DATA_DIR": str(mirror_dir),
+            "PYTHONPATH": str(ROOT)}
+
+
+def test_sweep_through_hydra_slurm_launcher(slurm, tmp_path, mirror_dir):
+    """Two cells through ``hydra/launcher=slurm`` (blocking): both FINISHED, one task each.
+
+    The store is migrated first, as the launching process must (without it one of the two jobs
+    died here in MLflow's migration: ``duplicate column name: step``)."""
+    prepare_store(f"sqlite:///{tmp_path}/mlruns.db")
+    cmd = [sys.executable, "-m", "imbllm.cli", "-m", "hydra/launcher=slurm", *cell_args(tmp_path),
+           f"hydra.sweep.dir={tmp_path}/sweep", "method=standard,random", "seed=0"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=run_env(slurm, mirror_dir), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert finished_methods(tmp_path / "mlruns.db") == [("random", "0", "FINISHED"), ("standard", "0", "FINISHED")]
+    assert len(list((tmp_path / "sweep" / ".submitit").rglob("*_log.out"))) == 2
+
+
+def test_array_path_returns_at_once_and_runs_every_cell(slurm, tmp_path, mirror_dir):
+    """scripts/slurm_array.py submits one array and returns while the tasks still run; every
+    cell then finishes once."""
+    cmd = [sys.executable, str(ROOT / "scripts" / "slurm_array.py"), *cell_args(tmp_path),
+           "method=standard,random", "seed=0,1", "--jobs-dir", str(tmp_path / "jobs")]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=run_env(slurm, mirror_dir), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    job = re.search(r"submitted array job (\d+) \(4 tasks\)", proc.stdout).group(1)
+    assert wait(slurm, job) == {str(t): "COMPLETED" for t in range(4)}
+    assert finished_methods(tmp_path / "mlruns.db") == [
+        (m, s, "FINISHED") for m in ("random", "standard") for s in ("0", "1")
+    ]
