@@ -74,3 +74,20 @@ def test_array_cells_cartesian_product(tmp_path):
     assert len(cells) == 8 and len({tuple(c) for c in cells}) == 8
     assert all("ratio=0.1" in c for c in cells)
     assert (first.dataset.name, first.method.name, first.seed) == ("german", "smote", 0)
+
+
+def test_missing_services_skip_with_reason_or_fail_when_required(monkeypatch):
+    """What the ``services`` tests do where a tool is absent: skip saying what to install, or
+    fail under IMBLLM_REQUIRE_SERVICES=1 (what .ci/run sets)."""
+    import services
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert services.have_slurm() == (
+        "munged, slurmctld, slurmd, sbatch not found (apt-get install slurm-wlm munge)"
+    )
+    monkeypatch.setattr(services, "REQUIRED", False)
+    with pytest.raises(pytest.skip.Exception, match="slurm-wlm"):
+        services.unavailable(services.have_slurm())
+    monkeypatch.setattr(services, "REQUIRED", True)
+    with pytest.raises(pytest.fail.Exception, match="IMBLLM_REQUIRE_SERVICES=1 but munged"):
+        services.unavailable(services.have_slurm())
