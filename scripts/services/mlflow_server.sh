@@ -29,7 +29,14 @@ start)
   fi
   echo "http://127.0.0.1:$(cat "$dir/port")" ;;
 stop)
-  # The server's process group (setsid): gunicorn/uvicorn workers go with it.
-  if [ -f "$dir/pid" ]; then kill -- -"$(cat "$dir/pid")" 2>/dev/null || true; rm -f "$dir/pid"; fi ;;
+  # The server's process group (setsid): its uvicorn workers go with it. Shutdown takes ~15 s;
+  # after 30 s the group is killed.
+  if [ -f "$dir/pid" ]; then
+    pgid=$(cat "$dir/pid")
+    kill -- -"$pgid" 2>/dev/null || true
+    for _ in $(seq 60); do ps -o stat= -g "$pgid" | grep -qv Z || break; sleep 0.5; done
+    kill -9 -- -"$pgid" 2>/dev/null || true
+    rm -f "$dir/pid"
+  fi ;;
 *) echo "mlflow_server.sh: unknown command $cmd (start|stop)" >&2; exit 2 ;;
 esac
