@@ -1,6 +1,7 @@
 # Two entry points, both self-contained on a fresh machine:
 #   make run   - set up .venv if missing, run the quickstart experiment, print its table
 #   make test  - same set-up, run the test suite
+# Scale-out services (README, "Scale out"): make tracking-server, make slurm-local, *-stop.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -9,7 +10,11 @@ STAMP   := $(VENV)/.installed
 IMBLLM_DATA_DIR ?= $(if $(wildcard ../shared/datasets/SHA256SUMS),$(abspath ../shared/datasets),)
 export IMBLLM_DATA_DIR
 
-.PHONY: setup run test lint tables report clean
+# Where the loopback services keep their data, logs and pid files.
+SERVICES_DIR ?= /tmp/imbllm-services
+
+.PHONY: setup run test lint tables report clean test-services \
+	tracking-server tracking-server-stop slurm-local slurm-local-stop
 
 setup: $(STAMP)
 
@@ -36,6 +41,26 @@ tables: setup
 
 report: setup
 	$(BIN)/python scripts/make_report.py
+
+# Only the tests that start PostgreSQL, an MLflow server and a local SLURM; a missing tool fails.
+test-services: setup
+	IMBLLM_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q -m services -rs
+
+# PostgreSQL + `mlflow server` on loopback; prints the variables that point runs at them.
+tracking-server: setup
+	@uri=$$(PYTHON=$(abspath $(BIN))/python scripts/services/mlflow_server.sh start $(SERVICES_DIR)) && \
+	echo "export MLFLOW_TRACKING_URI=$$uri IMBLLM_CLAIMS_URI=$$(scripts/services/postgres.sh url $(SERVICES_DIR))"
+
+tracking-server-stop:
+	scripts/services/mlflow_server.sh stop $(SERVICES_DIR)
+	scripts/services/postgres.sh stop $(SERVICES_DIR)
+
+# A one-node SLURM cluster on localhost (root); prints `export SLURM_CONF=...`.
+slurm-local:
+	@scripts/services/slurm.sh start $(SERVICES_DIR)
+
+slurm-local-stop:
+	scripts/services/slurm.sh stop $(SERVICES_DIR)
 
 clean:
 	rm -rf $(VENV) results/cache

@@ -1,0 +1,108 @@
+"""Submit a sweep as one SLURM array, one cell per task, and return at once.
+
+Hydra's submitit launcher keeps the launching command alive until every job ends (hydra
+#2479); for a grid of hundreds of cells this writes the cells as a job list and submits one
+``sbatch --array`` instead. Each task runs ``python -m imbllm.cli <its cell's overrides>``, so a
+cell already FINISHED in the store is skipped by the run itself, and a rerun of this script
+after an interruption only repeats what is missing.
+
+    python scripts/slurm_array.py experiment=paper_llm llm=distilgpt2 budget=paper
+    python scripts/slurm_array.py dataset=german,fuel method=smote,random seed=0,1 \\
+        hydra.launcher.partition=debug hydra.launcher.gpus_per_node=null --dry-run
+
+The cells are expanded as Hydra's basic sweeper does (the experiment's
+``hydra.sweeper.params``, then the command line). The resources come from the same preset as
+``hydra/launcher=slurm`` (partition, gpus_per_node, cpus_per_task, mem_gb, timeout_min,
+array_parallelism, setup), overridable the same way (``hydra.launcher.<key>=...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from imbllm.cli import CONF_DIR
+from imbllm.scale import prepare_store
+
+#: Overrides that configure the submission, not a run.
+_SUBMISSION = ("hydra.launcher.", "hydra/launcher=", "hydra.sweep.", "hydra.mode=")
+
+
+def expand(overrides: list[str]) -> tuple[list[list[str]], object, object]:
+    """The sweep's cells (each a list of overrides), the config the submission is composed
+    from (its hydra.launcher is the preset), and the config of the first cell."""
+    parser = OverridesParser.create()
+    parsed = parser.parse_overrides(overrides)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    if not any(o.startswith("hydra/launcher=") for o in fixed):
+        fixed.append("hydra/launcher=slurm")
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        base = compose("config", fixed, return_hydra_config=True)
+        params = [f"{k}={v}" for k, v in (base.hydra.sweeper.get("params") or {}).items()]
+        [cells] = BasicSweeper.split_arguments(parser.parse_overrides(params + overrides), None)
+        cells = [[o for o in cell if not o.startswith(_SUBMISSION)] for cell in cells]
+        first = compose("config", cells[0] + ["hydra/launcher=slurm"], return_hydra_config=True)
+    return cells, base, first
+
+
+def sbatch_script(n: int, launcher, jobs: Path, python: str) -> str:
+    """The array's batch script: SLURM options from the preset, then one cell per task."""
+    opts = [f"--array=0-{n - 1}%{launcher.array_parallelism}", f"--output={jobs}/logs/%A_%a.out",
+            f"--job-name={jobs.name}", f"--time={launcher.timeout_min}",
+            f"--cpus-per-task={launcher.cpus_per_task or 1}"]
+    if launcher.partition:
+        opts.append(f"--partition={launcher.partition}")
+    if launcher.gpus_per_node:
+        opts.append(f"--gpus-per-node={launcher.gpus_per_node}")
+    if launcher.mem_gb:
+        opts.append(f"--mem={launcher.mem_gb}G")
+    lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in opts), "set -euo pipefail",
+             *(launcher.setup or [])]
+    lines += [
+        f'eval "set -- $(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(str(jobs / "cells.txt"))})"',
+        f'exec {shlex.quote(python)} -m imbllm.cli "$@" hydra.mode=RUN '
+        f"hydra.run.dir={shlex.quote(str(jobs))}/runs/$SLURM_ARRAY_TASK_ID",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides, sweeps as a,b,c")
+    ap.add_argument("--jobs-dir", type=Path, default=None,
+                    help="where cells.txt, array.sh and logs go (default results/slurm/<time>)")
+    ap.add_argument("--dry-run", action="store_true", help="write the job list, do not submit")
+    args = ap.parse_args(argv)
+
+    cells, base, first = expand(args.overrides)
+    jobs = (args.jobs_dir or Path("results/slurm") / time.strftime("%Y-%m-%d_%H-%M-%S")).resolve()
+    (jobs / "logs").mkdir(parents=True, exist_ok=True)
+    (jobs / "cells.txt").write_text("".join(shlex.join(c) + "\n" for c in cells))
+    script = jobs / "array.sh"
+    script.write_text(sbatch_script(len(cells), base.hydra.launcher, jobs, sys.executable))
+    print(f"{len(cells)} cells -> {jobs / 'cells.txt'}")
+    if args.dry_run:
+        return 0
+    uri = first.tracking.uri
+    claims = first.tracking.get("claims_uri")
+    if uri.startswith(("sqlite:", "postgres")) or claims:
+        prepare_store(uri, claims)  # migrate once here, not in every task at once
+    out = subprocess.run(["sbatch", "--parsable", f"--chdir={Path.cwd()}", str(script)],
+                         capture_output=True, text=True)
+    if out.returncode:
+        print(f"sbatch failed: {out.stderr.strip()}", file=sys.stderr)
+        return out.returncode
+    print(f"submitted array job {out.stdout.strip().split(';')[0]} ({len(cells)} tasks)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
