@@ -45,12 +45,13 @@ class TapTap(LLMOversampler):
     }
 
     def _method_tags(self) -> dict:
-        used = str(self.llm) == TAPTAP_CHECKPOINT
+        backbone = self.llm_config_.name_or_path
+        used = backbone == TAPTAP_CHECKPOINT
         return {
             "taptap_checkpoint": "used" if used else "not used",
             "taptap_note": "" if used else (
                 f"{TAPTAP_CHECKPOINT} was not used; the TapTap strategy ran on backbone "
-                f"{self.llm!r}."
+                f"{backbone!r}."
             ),
         }
 

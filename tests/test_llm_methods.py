@@ -25,7 +25,7 @@ from imbllm.llm.methods import ImbLLM
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 METHODS = ["imbllm", "great", "taptap", "pred_llm", "imbllm_no_feature_prompt",
-           "imbllm_random_perm", "imbllm_no_interp"]
+           "imbllm_random_perm", "imbllm_no_interp", "imbllm_no_pretrain"]
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2}
 TRAIN = {"epochs": 200, "batch_size": 32, "learning_rate": 3e-3}
 # Valid rows out of 24 that the tiny model reaches. Pred-LLM keeps only the rows its model
@@ -61,6 +61,10 @@ def test_every_llm_method_config_runs_end_to_end_and_repeats(method, tmp_path):
     X_res, y_res = sampler.fit_resample(X, y)
     t = sampler.telemetry()
     assert t["cache_hit"] == 0.0 and t["n_requested"] == 24
+    # The compact backbone is first trained on the whole table, except in the named ablation.
+    pretrained = method != "imbllm_no_pretrain"
+    assert t["tags"]["pretrain"] == ("table" if pretrained else "none")
+    assert ("pretrain_seconds" in t) == pretrained
     assert t["n_generated"] + t["shortfall"] == 24 and t["n_valid"] == t["n_generated"]
     assert t["n_generated"] >= MIN_VALID.get(method, 20), t
     reasons = {k: v for k, v in t.items() if k.startswith("rejected_")}

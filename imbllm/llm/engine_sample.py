@@ -30,7 +30,7 @@ class EngineSampleMixin:
             prompts,
             temperature=self.temperature,
             top_k=self.top_k,
-            batch_size=self.gen_batch_size,
+            batch_size=self.budget_.gen_batch_size,
             max_new_tokens=max_new_tokens,
             seed=seed,
             progress=self.progress,
