@@ -340,6 +340,24 @@ def test_config_and_budget_reach_the_backbone(fake):
     assert gen["max_new_tokens"] == longest + 8
 
 
+def test_llm_and_budget_as_objects_or_dicts_with_single_arguments_winning(fake):
+    X, y = table()
+    config = LLMConfig(n_layer=1, n_embd=32, device="cpu", pretrain="none")
+    budget = Budget(epochs=4, batch_size=8, learning_rate=2e-3, gen_batch_size=9)
+    for llm, b in ((config, budget), (vars(config), {"name": "group label", **vars(budget)})):
+        fake.calls = []
+        ImbLLM(llm=llm, budget=b, epochs=6, progress=False, random_state=0).fit_resample(X, y)
+        (build,), (tune,) = calls(fake, "build"), calls(fake, "finetune")
+        assert build["config"] == config
+        assert tune["budget"] == Budget(epochs=6, batch_size=8, learning_rate=2e-3,
+                                        gen_batch_size=9)
+        assert calls(fake, "generate")[0]["batch_size"] == 9
+    with pytest.raises(ValueError, match=r"budget has keys \['epoch'\]"):
+        ImbLLM(budget={"epoch": 3}, progress=False).fit_resample(X, y)
+    with pytest.raises(ValueError, match="llm=3 cannot be read as settings: pass an instance of LLMConfig"):
+        ImbLLM(llm=3, progress=False).fit_resample(X, y)
+
+
 def test_save_load_and_sample_more(fake, tmp_path):
     X, y = table()
     s = ImbLLM(**FAST)

@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.utils import estimator_checks as sk_checks
 
 import imbllm.llm.methods
+from baselines.llm import GReaT, PredLLM, TapTap
 from imbllm.llm.methods import ImbLLM
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
@@ -88,6 +89,19 @@ def test_every_llm_method_config_runs_end_to_end_and_repeats(method, tmp_path):
         torch.get_num_threads())
     pd.testing.assert_frame_equal(X_again, X_res)
     pd.testing.assert_series_equal(y_again, y_res)
+
+
+@pytest.mark.parametrize("method, cls", [("imbllm", ImbLLM), ("great", GReaT),
+                                         ("taptap", TapTap), ("pred_llm", PredLLM)])
+def test_python_classes_behave_as_their_method_configs(method, cls):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        from_config = instantiate(compose("config", overrides=[f"method={method}"]).method.sampler)
+    names = ("permutation", "training_rows", "prompt", "label", "number_format", "patience",
+             "on_shortfall")
+    settings = {n: cls()._setting(n) for n in names}
+    assert settings == {n: from_config._setting(n) for n in names}
+    expected = {"pred_llm": (1.0, "record"), "taptap": (5.0, "record")}
+    assert (settings["patience"], settings["on_shortfall"]) == expected.get(method, (5.0, "raise"))
 
 
 def test_same_seed_trains_the_same_model_and_other_seeds_differ():

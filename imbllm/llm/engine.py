@@ -19,6 +19,7 @@ from imbllm.base import BaseOversampler, Generated
 from imbllm.llm.engine_model import EngineModelMixin
 from imbllm.llm.engine_sample import EngineSampleMixin, ShortfallError
 from imbllm.llm.engine_setup import EngineSetupMixin
+from imbllm.llm.recipes import Recipe
 from imbllm.llm.rounds import MAX_CONTINUATIONS
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
     temperature, top_k, gen_batch_size
         Sampling settings (paper: 0.7, 50, 100; ``gen_batch_size`` overrides ``budget``).
     permutation, training_rows, prompt, label, number_format : str, optional
-        Strategy switches (:mod:`imbllm.llm.strategies`); ``None`` takes the method's default.
+        Strategy switches (:mod:`imbllm.llm.strategies`); ``None`` takes the method's recipe
+        (:data:`imbllm.llm.recipes.RECIPES`).
         ``number_format`` is ``"plain"`` or ``"digits"`` (TapTap's digit-by-digit numbers).
     interpolation_ratio : float, default=1.0
         Interpolated training rows per row to generate (``training_rows=
@@ -76,8 +78,9 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         (the authors' code).
     repair : {"strict", "published"}, default="strict"
         What happens to invalid generated rows (:mod:`imbllm.llm.repair`).
-    patience : float, default=5.0
-        Draw at most ``patience * n`` completions to obtain ``n`` valid rows.
+    patience : float, optional
+        Draw at most ``patience * n`` completions to obtain ``n`` valid rows; ``None``: the
+        method's recipe (Pred-LLM 1.0, as published), else 5.0.
     max_continuations : int, default=32
         A completion whose row lacks some features but is otherwise valid is continued
         column by column: prompted with its text so far plus ``", <column> is"`` for one
@@ -91,8 +94,9 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         token (the compact backbone's ``tokenizer_split="pieces"``) cannot be prompted with
         a named column; rows are then continued with ``prompt + completion + ","``, keeping
         the whole completion, at most 2 rounds, each continuation counted as a completion.
-    on_shortfall : {"raise", "record"}, default="raise"
-        When patience runs out: raise :class:`ShortfallError` saying how many rows were made
+    on_shortfall : {"raise", "record"}, optional
+        ``None``: the method's recipe (``"record"`` for TapTap and Pred-LLM), else
+        ``"raise"``. When patience runs out: raise :class:`ShortfallError` saying how many rows were made
         and why the rest failed, or return the rows made and record the gap (``shortfall`` in
         :meth:`telemetry`, ``n_generated_ < n_requested_``).
     categorical_features : "auto" or list of str, default="auto"
@@ -108,8 +112,8 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         Seed of everything random (same seed, same rows on a CPU).
     """
 
-    #: Strategy defaults of this configuration; the bare engine has none.
-    _defaults: dict = {}
+    #: This configuration's row of :data:`imbllm.llm.recipes.RECIPES`; the bare engine has none.
+    _recipe: Recipe | None = None
 
     def __init__(
         self,
@@ -134,9 +138,9 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         interpolation_ratio: float = 1.0,
         label_format: str = "name",
         repair: str = "strict",
-        patience: float = 5.0,
+        patience: float | None = None,
         max_continuations: int = MAX_CONTINUATIONS,
-        on_shortfall: str = "raise",
+        on_shortfall: str | None = None,
         categorical_features="auto",
         cache_dir: str | None = None,
         device: str = "auto",

@@ -35,7 +35,8 @@ def _as_dict(value, cls, name: str) -> dict:
         return asdict(value)
     if not isinstance(value, Mapping):
         raise ValueError(
-            f"{name}={value!r} must be a {cls.__name__}, a dict of its fields, or None."
+            f"{name}={value!r} cannot be read as settings: pass an instance of "
+            f"{cls.__name__}, a dict of its fields, or None."
         )
     out = {str(k): v for k, v in value.items() if k != "name"}  # the Hydra group's label
     known = {f.name for f in fields(cls)}

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.utils import check_random_state
 
 from imbllm.llm.labels import ClassifierLabeler
+from imbllm.llm.recipes import ENGINE_DEFAULTS
 from imbllm.llm.repair import Reference, check_repair
 from imbllm.llm.serialize import NUMBER_FORMATS, RowCodec, quote_series
 from imbllm.llm.strategies import (
@@ -60,12 +61,17 @@ def longest_values(
 class EngineSetupMixin:
     """Preparation steps of :class:`imbllm.llm.engine.LLMOversampler`."""
 
+    def _setting(self, name: str):
+        """The argument ``name``; when None, the class recipe's value, then the engine's."""
+        value = getattr(self, name)
+        if value is None and self._recipe is not None:
+            value = getattr(self._recipe, name)
+        return ENGINE_DEFAULTS.get(name) if value is None else value
+
     def _resolve_switches(self) -> dict:
         out = {}
         for name, choices in _CHOICES.items():
-            value = getattr(self, name)
-            if value is None:
-                value = self._defaults.get(name, "plain" if name == "number_format" else None)
+            value = self._setting(name)
             if value is None:
                 raise ValueError(
                     f"{type(self).__name__}: {name}=None and this class has no default for it; "
@@ -75,11 +81,14 @@ class EngineSetupMixin:
         return out
 
     def _check_params(self) -> None:
+        """Check the arguments, and set ``patience_`` and ``on_shortfall_`` (recipe-resolved)."""
         check_repair(self.repair)
-        check_choice("on_shortfall", self.on_shortfall, ("raise", "record"))
+        self.on_shortfall_ = self._setting("on_shortfall")
+        self.patience_ = self._setting("patience")
+        check_choice("on_shortfall", self.on_shortfall_, ("raise", "record"))
         check_choice("label_format", self.label_format, ("name", "code"))
         for name, low in (("patience", 1.0), ("temperature", 0.0), ("interpolation_ratio", 0.0)):
-            value = getattr(self, name)
+            value = self._setting(name)
             ok = isinstance(value, numbers.Real) and (
                 value >= low if name != "temperature" else value > low
             )
