@@ -79,6 +79,20 @@ def test_no_pretraining_starts_from_scratch_at_the_scratch_rate(fake):
         ImbLLM(**FAST, llm_config={"pretrain": "always"}).fit_resample(X, y)
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("pretrain_epochs", 0, "budget.pretrain_epochs=0 must be a positive integer"),
+    ("pretrain_learning_rate", 0.0, "budget.pretrain_learning_rate=0.0 must be a positive"),
+    ("scratch_learning_rate", -1e-3, "budget.scratch_learning_rate=-0.001 must be a positive"),
+    ("pretrain_warmup_ratio", 1.0, "budget.pretrain_warmup_ratio=1.0 must lie in [0, 1)"),
+    ("pretrain_max_rows_per_epoch", 0, "budget.pretrain_max_rows_per_epoch=0 must be a"),
+])
+def test_pretraining_budget_errors_name_the_field(fake, field, value, message):
+    X, y = table()
+    with pytest.raises(ValueError) as err:
+        ImbLLM(**FAST, budget={field: value}).fit_resample(X, y)
+    assert message in str(err.value) and not trainings(fake)
+
+
 def test_hub_backbones_default_to_no_pretraining(fake):
     X, y = table()
     s = ImbLLM(**FAST, llm="some/hub-model")
