@@ -1,9 +1,11 @@
 """The one LLM oversampler engine: serialise, order, fine-tune, prompt, parse, repair, label.
 
 :class:`LLMOversampler` runs method.md §1 end to end behind imbalanced-learn's
-``fit_resample``. GReaT, TapTap, Pred-LLM and ImbLLM are this class with different strategy
-switches (:mod:`imbllm.llm.strategies`); they only change the defaults of ``permutation``,
-``training_rows``, ``prompt``, ``label`` and ``number_format``.
+``fit_resample``. GReaT, TapTap, Pred-LLM and ImbLLM are this class with different rows of
+:data:`imbllm.llm.recipes.RECIPES`: the defaults of the strategy switches
+(:mod:`imbllm.llm.strategies`), ``patience`` and ``on_shortfall``. Fitting prepares the text
+(:mod:`imbllm.llm.engine_setup`), obtains the model (:mod:`imbllm.llm.engine_model`:
+pretraining, fine-tuning, cache) and samples (:mod:`imbllm.llm.engine_sample`).
 """
 
 from __future__ import annotations
@@ -95,10 +97,10 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         a named column; rows are then continued with ``prompt + completion + ","``, keeping
         the whole completion, at most 2 rounds, each continuation counted as a completion.
     on_shortfall : {"raise", "record"}, optional
-        ``None``: the method's recipe (``"record"`` for TapTap and Pred-LLM), else
-        ``"raise"``. When patience runs out: raise :class:`ShortfallError` saying how many rows were made
-        and why the rest failed, or return the rows made and record the gap (``shortfall`` in
-        :meth:`telemetry`, ``n_generated_ < n_requested_``).
+        When patience runs out: raise :class:`ShortfallError` saying how many rows were
+        made and why the rest failed, or return the rows made and record the gap
+        (``shortfall`` in :meth:`telemetry`, ``n_generated_ < n_requested_``). ``None``: the
+        method's recipe (``"record"`` for TapTap and Pred-LLM), else ``"raise"``.
     categorical_features : "auto" or list of str, default="auto"
         Which columns are categorical; ``"auto"``: non-numeric and boolean ones.
     cache_dir : str, optional
