@@ -5,7 +5,7 @@ with the pieces of a remembered sentence that the prompt does not already name; 
 ends by naming a column (``"... smoker is"``) gets that column's value from a remembered
 sentence, followed by the sentence's other pieces (as a model that runs on would write). A test can
 replace that behaviour with a script: ``FakeLanguageModel.script = lambda prompt, rng, lm: ...``.
-Use it through the ``fake_backbone`` fixture, which also records every call.
+Tests route the engine to it with :func:`install` (in a fixture); every call is recorded.
 """
 
 from __future__ import annotations
@@ -128,3 +128,15 @@ class FakeLanguageModel:
     def load(cls, path, device=None):
         data = json.loads((Path(path) / "fake.json").read_text())
         return cls(memory=data["memory"])
+
+
+def install(monkeypatch) -> type[FakeLanguageModel]:
+    """Route the engine to the stand-in model, its recorded calls and options reset."""
+    import imbllm.llm.engine as engine
+    from imbllm.llm.config import Budget, LLMConfig
+
+    FakeLanguageModel.calls = []
+    FakeLanguageModel.script = None
+    FakeLanguageModel.full_rows_only = True
+    monkeypatch.setattr(engine, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
+    return FakeLanguageModel

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
-from llm_fake import FakeLanguageModel, FakeTokenizer
+from llm_fake import FakeLanguageModel, FakeTokenizer, install
 
-import imbllm.llm.engine as engine
 from baselines.llm import GReaT, PredLLM, TapTap
 from imbllm.llm.config import Budget, LLMConfig
 from imbllm.llm.engine import LLMOversampler, ShortfallError
@@ -28,11 +28,7 @@ FAST = {"epochs": 2, "progress": False, "random_state": 0}
 @pytest.fixture
 def fake(monkeypatch):
     """Route the engine to the stand-in model; yields its class (calls recorded on it)."""
-    FakeLanguageModel.calls = []
-    FakeLanguageModel.script = None
-    FakeLanguageModel.full_rows_only = True
-    monkeypatch.setattr(engine, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
-    yield FakeLanguageModel
+    yield install(monkeypatch)
     FakeLanguageModel.script = None
 
 
@@ -82,7 +78,7 @@ def pieces(text):
 def test_imbllm_trains_on_minority_plus_interpolated_rows_label_first(fake):
     X, y = table()
     ImbLLM(**FAST, interpolation_ratio=0.5).fit_resample(X, y)
-    epochs = calls(fake, "finetune")[0]["epochs"]
+    epochs = calls(fake, "finetune")[-1]["epochs"]
     for texts in epochs:  # 12 real rows + 0.5 * n_gen (24) interpolated ones
         assert len(texts) == 24
         assert all(t.startswith("charges is high, ") for t in texts)
@@ -100,7 +96,7 @@ def test_imbllm_trains_on_minority_plus_interpolated_rows_label_first(fake):
 def test_interpolated_rows_come_from_the_minority_class_only(fake):
     X, y = table(n_min=10, n_maj=40, three_classes=True)
     ImbLLM(**FAST).fit_resample(X, y)
-    texts = calls(fake, "finetune")[0]["epochs"][0]
+    texts = calls(fake, "finetune")[-1]["epochs"][0]
     interp = [pieces(t) for t in texts if "smoker is" not in t]
     assert len(interp) == 20 - 10  # n_gen = largest class (20) - minority (10)
     assert all(p["charges"] == "high" and 50 <= float(p["age"]) <= 59 for p in interp)
@@ -111,7 +107,7 @@ def test_few_minority_rows_fall_back_to_duplicates_and_say_so(fake):
     s = ImbLLM(**FAST)
     s.fit_resample(X, y)
     assert "more than 5 minority rows, got 4" in s.fallback_
-    texts = calls(fake, "finetune")[0]["epochs"][0]
+    texts = calls(fake, "finetune")[-1]["epochs"][0]
     minority = {(a, b) for a, b in zip(X.age[:4], X.bmi[:4], strict=True)}
     interp = [pieces(t) for t in texts if "smoker is" not in t]
     assert len(interp) == 16
@@ -139,7 +135,7 @@ def test_label_only_prompt_and_random_permutation_ablations(fake):
     X, y = table()
     ImbLLM(**FAST, prompt="label", permutation="shuffle_all").fit_resample(X, y)
     assert set(calls(fake, "generate")[0]["prompts"]) == {"charges is high,"}
-    texts = calls(fake, "finetune")[0]["epochs"][0]
+    texts = calls(fake, "finetune")[-1]["epochs"][0]
     first = {t.split(" is ")[0] for t in texts}
     assert "charges" in first and len(first) > 1  # the target is no longer always first
 
@@ -264,7 +260,7 @@ def test_label_codes_in_text_and_names_in_output(fake):
     X, y = table()
     s = ImbLLM(**FAST, label_format="code")
     _, y_res = s.fit_resample(X, y)
-    texts = calls(fake, "finetune")[0]["epochs"][0]
+    texts = calls(fake, "finetune")[-1]["epochs"][0]
     assert all(t.startswith("charges is 0, ") for t in texts)  # "high" sorts first
     assert set(y_res.iloc[48:]) == {"high"}
 
@@ -283,7 +279,7 @@ def test_integer_column_names_unnamed_target_and_dtypes(fake):
     X_res, y_res = ImbLLM(**FAST).fit_resample(X, y)
     assert list(X_res.columns) == [0, 1, 2, 3] and X_res.dtypes.tolist() == X.dtypes.tolist()
     assert y_res.dtype == y.dtype and set(y_res.iloc[48:]) == {"high"}
-    assert calls(fake, "finetune")[0]["epochs"][0][0].startswith("target is high, ")
+    assert calls(fake, "finetune")[-1]["epochs"][0][0].startswith("target is high, ")
 
 
 @pytest.mark.parametrize(
@@ -328,13 +324,38 @@ def test_config_and_budget_reach_the_backbone(fake):
         progress=False,
         random_state=3,
     ).fit_resample(X, y)
-    build, tune, gen = (calls(fake, k)[0] for k in ("build", "finetune", "generate"))
-    assert build["config"] == LLMConfig(n_layer=1, n_embd=32, device="cpu") and build["seed"] == 3
-    assert tune["budget"] == Budget(epochs=3, batch_size=8, learning_rate=1e-3, gen_batch_size=7)
+    build, gen = calls(fake, "build")[0], calls(fake, "generate")[0]
+    pre, tune = calls(fake, "finetune")
+    config = LLMConfig(n_layer=1, n_embd=32, device="cpu", pretrain="table")
+    assert build["config"] == config and build["seed"] == 3
+    budget = Budget(epochs=3, batch_size=8, learning_rate=1e-3, gen_batch_size=7)
+    assert tune["budget"] == budget
+    # Pretraining first (the compact default), with the pretrain_* fields of the same budget.
+    assert pre["budget"] == replace(
+        budget, epochs=30, learning_rate=3e-3, warmup_ratio=0.05, max_rows_per_epoch=1536
+    )
     assert (gen["batch_size"], gen["top_k"], gen["temperature"]) == (7, 5, 0.9)
     # No max_new_tokens given: the longest training sentence, in tokens, plus a margin.
     longest = max(len(FakeLanguageModel().tokenizer(t)["input_ids"]) for t in tune["epochs"][0])
     assert gen["max_new_tokens"] == longest + 8
+
+
+def test_llm_and_budget_as_objects_or_dicts_with_single_arguments_winning(fake):
+    X, y = table()
+    config = LLMConfig(n_layer=1, n_embd=32, device="cpu", pretrain="none")
+    budget = Budget(epochs=4, batch_size=8, learning_rate=2e-3, gen_batch_size=9)
+    for llm, b in ((config, budget), (vars(config), {"name": "group label", **vars(budget)})):
+        fake.calls = []
+        ImbLLM(llm=llm, budget=b, epochs=6, progress=False, random_state=0).fit_resample(X, y)
+        (build,), (tune,) = calls(fake, "build"), calls(fake, "finetune")
+        assert build["config"] == config
+        assert tune["budget"] == Budget(epochs=6, batch_size=8, learning_rate=2e-3,
+                                        gen_batch_size=9)
+        assert calls(fake, "generate")[0]["batch_size"] == 9
+    with pytest.raises(ValueError, match=r"budget has keys \['epoch'\]"):
+        ImbLLM(budget={"epoch": 3}, progress=False).fit_resample(X, y)
+    with pytest.raises(ValueError, match="llm=3 cannot be read as settings: pass an instance of LLMConfig"):
+        ImbLLM(llm=3, progress=False).fit_resample(X, y)
 
 
 def test_save_load_and_sample_more(fake, tmp_path):

@@ -62,6 +62,15 @@ def test_floats_read_back_exactly(x, number_format):
     assert "e" not in text.iloc[0]  # positional, never scientific
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789+-.eE _infatyINFATY\t\n", max_size=10), max_size=8))
+def test_any_number_like_text_reads_as_pandas_reads_it(texts):
+    # What model output can hold: every string pandas reads as a number float() reads too.
+    values = read_numbers(pd.Series(texts, dtype=object))
+    expected = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").astype(float)
+    np.testing.assert_allclose(values, expected, rtol=1e-15)
+
+
 def test_numbers_are_written_in_their_shortest_form():
     floats = pd.Series([1473.0, 0.5329999999999999, 1e-05, 27.9, -122.23])
     assert format_numbers(floats).tolist() == [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -193,7 +195,9 @@ def test_fast_gpt2_decoder_matches_the_hf_forward(trained):
     ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
     fast, ref = GPT2Decoder(model), HFDecoder(model)
-    with torch.inference_mode():
+    # The installed transformers' cache argument: no deprecation warning (errors here).
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
         lf, lr = fast.start(ids, mask, 6), ref.start(ids, mask, 6)
         torch.testing.assert_close(lf, lr, atol=1e-4, rtol=1e-4)
         for step in range(5):

@@ -3,8 +3,11 @@
 Text side: :mod:`~imbllm.llm.serialize` (rows as sentences and back),
 :mod:`~imbllm.llm.strategies` (permutation, training rows, prompts), :mod:`~imbllm.llm.labels`,
 :mod:`~imbllm.llm.repair` (strict and published policies), :mod:`~imbllm.llm.rounds` (sample
-until enough valid rows) and :mod:`~imbllm.llm.engine` (:class:`LLMOversampler`). Model side:
-:mod:`~imbllm.llm.backbone` (build, fine-tune, generate, save, load) and its helpers.
+until enough valid rows) and :mod:`~imbllm.llm.engine` (:class:`LLMOversampler`), whose
+methods are rows of :mod:`~imbllm.llm.recipes`. Model side: :mod:`~imbllm.llm.config`
+(settings, no torch), :mod:`~imbllm.llm.backbone` (build, fine-tune, generate, save, load),
+:mod:`~imbllm.llm.pretrain` (the backbone trained on the whole table first) and
+:mod:`~imbllm.llm.cache` (trained models by content).
 
 Names below are imported on first use, so importing this package does not import torch.
 """

@@ -30,7 +30,8 @@ import torch
 
 from imbllm.llm import sampling as _sampling
 from imbllm.llm import train as _train
-from imbllm.llm.config import COMPACT, Budget, LLMConfig, resolve_device, scoped_seed
+from imbllm.llm.config import COMPACT, Budget, LLMConfig
+from imbllm.llm.device import resolve_device, scoped_seed
 
 __all__ = ["Budget", "LLMConfig", "LanguageModel", "train_tokenizer"]
 
@@ -127,7 +128,8 @@ class LanguageModel:
         with scoped_seed(seed, device):
             if config.name_or_path == COMPACT:
                 tokenizer = train_tokenizer(corpus, config.vocab_size, config.tokenizer_split)
-                model = _compact_model(config, tokenizer)
+                n_positions = config.n_positions or context_length(tokenizer, corpus)
+                model = _compact_model(config, tokenizer, n_positions)
             else:
                 tokenizer, model = _pretrained(config, device)
             if config.lora:
@@ -216,7 +218,15 @@ class LanguageModel:
         return lm
 
 
-def _compact_model(config: LLMConfig, tokenizer):
+def context_length(tokenizer, corpus: list[str]) -> int:
+    """Positions the compact backbone needs for ``corpus``: twice its longest sentence (end
+    token included), because a continuation prompt holds a whole row and asks for a value
+    more, plus 32, rounded up to a multiple of 64."""
+    longest = max(len(ids) for ids in tokenizer(list(corpus))["input_ids"]) + 1
+    return -(-(2 * longest + 32) // 64) * 64
+
+
+def _compact_model(config: LLMConfig, tokenizer, n_positions: int):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     if config.n_embd % config.n_head:
@@ -226,7 +236,7 @@ def _compact_model(config: LLMConfig, tokenizer):
         )
     gpt_config = GPT2Config(
         vocab_size=len(tokenizer),
-        n_positions=config.n_positions,
+        n_positions=n_positions,
         n_embd=config.n_embd,
         n_layer=config.n_layer,
         n_head=config.n_head,

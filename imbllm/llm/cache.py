@@ -1,20 +1,25 @@
-"""A content-keyed disk cache of fine-tuned models.
+"""A content-keyed disk cache of trained models (pretrained backbones and fine-tuned ones).
 
-Fine-tuning dominates an LLM run; the classifier, the protocol mode and the metrics do not
+Training dominates an LLM run; the classifier, the protocol mode and the metrics do not
 change the generator. The engine keys a model by everything that does (training texts,
 strategies, backbone, budget, seed) and :func:`cached_finetune` trains it once::
 
     key = model_cache_key(texts_sha256=..., strategies=..., llm=asdict(cfg), budget=asdict(b), seed=0)
     lm, hit = cached_finetune("results/cache/models", key, lambda: train_my_model())
 
-A model is written to a temporary folder beside its final place and renamed into place in one
-step, so a run killed while saving leaves no half-written model behind.
+Every key also holds a digest of the source of the modules that decide what training
+produces (:data:`TRAINING_MODULES`), so a change to that code misses instead of reusing a
+model it would no longer make. A model is written to a temporary folder beside its final
+place and renamed into place in one step, so a run killed while saving leaves no
+half-written model behind; a file lock per key makes concurrent workers that need the same
+entry wait for the one that trains it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -27,8 +32,28 @@ from imbllm.llm.backbone import LanguageModel
 
 log = logging.getLogger(__name__)
 
-#: Bump when the saved format or the training code changes what a key produces.
-CACHE_VERSION = 1
+#: Modules whose source decides the model a key produces: the tokenizer and architecture
+#: (backbone), the settings, the training loop, the text form and orders, the pretraining.
+TRAINING_MODULES = (
+    "imbllm.llm.backbone",
+    "imbllm.llm.config",
+    "imbllm.llm.device",
+    "imbllm.llm.train",
+    "imbllm.llm.serialize",
+    "imbllm.llm.strategies",
+    "imbllm.llm.pretrain",
+)
+
+
+def training_code_digest(modules: tuple[str, ...] = TRAINING_MODULES) -> str:
+    """sha256 over the source files of ``modules``, in order."""
+    h = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"training module {name!r} has no source file to digest.")
+        h.update(name.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _canonical(value):
@@ -54,7 +79,7 @@ def _canonical(value):
 def model_cache_key(**parts) -> str:
     """sha256 of a canonical JSON of ``parts`` (key order and dataclass/dict form do not matter)."""
     doc = json.dumps(
-        {"cache_version": CACHE_VERSION, **_canonical(parts)},
+        {"training_code": training_code_digest(), **_canonical(parts)},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,
@@ -63,28 +88,54 @@ def model_cache_key(**parts) -> str:
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
+def _cached(final: Path, load: Callable[[Path], LanguageModel]) -> LanguageModel | None:
+    if not final.is_dir():
+        return None
+    try:
+        lm = load(final)
+    except Exception as err:  # a corrupt entry is rebuilt, not fatal
+        log.warning("Cached model %s could not be read (%s); training it again.", final, err)
+        shutil.rmtree(final, ignore_errors=True)
+        return None
+    log.info("Reusing the model cached at %s.", final)
+    return lm
+
+
 def cached_finetune(
-    cache_dir: str | Path, key: str, build_and_train: Callable[[], LanguageModel]
+    cache_dir: str | Path,
+    key: str,
+    build_and_train: Callable[[], LanguageModel],
+    load: Callable[[Path], LanguageModel] | None = None,
 ) -> tuple[LanguageModel, bool]:
     """The model stored under ``key``, or ``build_and_train()`` saved there first.
 
-    Returns ``(model, hit)``; ``hit`` is True when the model came from the cache.
+    Returns ``(model, hit)``; ``hit`` is True when the model came from the cache. ``load``
+    reads an entry (default :meth:`LanguageModel.load`). Workers asking for the same missing
+    key at once train it once: the others wait on the key's lock file and then load it.
     """
+    from filelock import FileLock
+
     if not key or any(c in key for c in "/\\."):
         raise ValueError(f"key={key!r} is not a cache key; build one with model_cache_key(...).")
+    load = LanguageModel.load if load is None else load
     root = Path(cache_dir)
     final = root / key
-    if final.is_dir():
-        try:
-            lm = LanguageModel.load(final)
-        except Exception as err:  # a corrupt entry is rebuilt, not fatal
-            log.warning("Cached model %s could not be read (%s); training it again.", final, err)
-            shutil.rmtree(final, ignore_errors=True)
-        else:
-            log.info("Reusing the fine-tuned model cached at %s.", final)
-            return lm, True
-    lm = build_and_train()
+    lm = _cached(final, load)
+    if lm is not None:
+        return lm, True
     root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / f".{key}.lock")):
+        # Another worker may have stored it while this one waited for the lock.
+        lm = _cached(final, load)
+        if lm is not None:
+            return lm, True
+        lm = build_and_train()
+        _store(lm, root, key)
+    return lm, False
+
+
+def _store(lm: LanguageModel, root: Path, key: str) -> None:
+    final = root / key
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=root))
     try:
         lm.save(tmp)
@@ -98,4 +149,3 @@ def cached_finetune(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return lm, False

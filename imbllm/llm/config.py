@@ -1,4 +1,5 @@
-"""Settings of the language-model engine and the device and seeding helpers it shares.
+"""Settings of the language-model engine (no torch here: the engine reads them before any
+model is touched; :mod:`imbllm.llm.device` holds the torch helpers).
 
 The two dataclasses mirror the Hydra groups ``conf/llm/*.yaml`` and ``conf/budget/*.yaml``:
 each YAML key is a field name (the group's ``name`` key is ignored by ``from_dict``).
@@ -6,10 +7,7 @@ each YAML key is a field name (the group's ``name`` key is ignored by ``from_dic
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
-
-import torch
 
 COMPACT = "compact"
 
@@ -25,12 +23,17 @@ class LLMConfig:
     vocab_size: int = 1200
     #: compact tokenizer pre-split: "fields", "pieces" or "words" (see train_tokenizer)
     tokenizer_split: str = "fields"
-    n_positions: int = 512
+    #: context length of the compact backbone; ``None`` sizes it from the training sentences
+    #: (twice the longest, plus room: a continuation prompt holds a row and asks for more)
+    n_positions: int | None = None
     lora: bool = False
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
     device: str = "auto"
+    #: "table": train on the whole training split first (imbllm.llm.pretrain); "none"; None:
+    #: "table" for the compact backbone, "none" for hub and folder backbones
+    pretrain: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> LLMConfig:
@@ -40,10 +43,14 @@ class LLMConfig:
 
 @dataclass
 class Budget:
-    """How long to fine-tune and how to batch generation.
+    """How long to pretrain and fine-tune, and how to batch generation.
 
     ``max_rows_per_epoch`` caps the training sentences seen per epoch (a fresh seeded subset
     each epoch) so that large tables stay within a CPU budget; ``None`` uses them all.
+    ``learning_rate`` fine-tunes a backbone that already knows something (pretrained on the
+    table, or a hub model); ``scratch_learning_rate`` (``None``: the same) fine-tunes the
+    compact backbone from random weights (``llm.pretrain="none"``). The ``pretrain_*`` fields
+    drive :mod:`imbllm.llm.pretrain` (batch size and weight decay are shared).
     """
 
     epochs: int = 50
@@ -54,6 +61,11 @@ class Budget:
     gen_batch_size: int = 100
     max_new_tokens: int | None = None
     max_rows_per_epoch: int | None = None
+    scratch_learning_rate: float | None = None
+    pretrain_epochs: int = 30
+    pretrain_learning_rate: float = 3e-3
+    pretrain_warmup_ratio: float = 0.05
+    pretrain_max_rows_per_epoch: int | None = 1536
 
     @classmethod
     def from_dict(cls, d: dict) -> Budget:
@@ -61,41 +73,37 @@ class Budget:
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` picks CUDA when present, else the CPU; any torch device string is accepted."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(
-            f"llm.device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda[:i]'."
-        ) from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"llm.device={device!r} but CUDA is not available; use llm.device=auto.")
-    return dev
-
-
-@contextmanager
-def scoped_seed(seed: int, device: torch.device):
-    """Seed torch inside a block and restore the caller's random state afterwards."""
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        yield
+#: Budget fields that change what a training loop produces (a cache key holds these).
+TRAINING_KEYS = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "warmup_ratio",
+    "weight_decay",
+    "max_rows_per_epoch",
+)
 
 
 def check_budget(budget: Budget) -> None:
     """Raise a readable error for a budget that cannot train."""
-    for name in ("epochs", "batch_size", "gen_batch_size"):
+    for name in ("epochs", "batch_size", "gen_batch_size", "pretrain_epochs"):
         value = getattr(budget, name)
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"budget.{name}={value!r} must be a positive integer.")
-    if not budget.learning_rate > 0:
-        raise ValueError(f"budget.learning_rate={budget.learning_rate!r} must be positive.")
-    if not 0.0 <= budget.warmup_ratio < 1.0:
-        raise ValueError(f"budget.warmup_ratio={budget.warmup_ratio!r} must lie in [0, 1).")
-    if budget.max_rows_per_epoch is not None and budget.max_rows_per_epoch < 1:
-        raise ValueError(
-            f"budget.max_rows_per_epoch={budget.max_rows_per_epoch!r} must be a positive "
-            "integer, or null to train on every row each epoch."
-        )
+    for name in ("learning_rate", "pretrain_learning_rate", "scratch_learning_rate"):
+        value = getattr(budget, name)
+        if not (value is None and name == "scratch_learning_rate") and not (
+            isinstance(value, (int, float)) and value > 0
+        ):
+            raise ValueError(f"budget.{name}={value!r} must be a positive number.")
+    for name in ("warmup_ratio", "pretrain_warmup_ratio"):
+        value = getattr(budget, name)
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"budget.{name}={value!r} must lie in [0, 1).")
+    for name in ("max_rows_per_epoch", "pretrain_max_rows_per_epoch"):
+        value = getattr(budget, name)
+        if value is not None and value < 1:
+            raise ValueError(
+                f"budget.{name}={value!r} must be a positive integer, or null to train on "
+                "every row each epoch."
+            )

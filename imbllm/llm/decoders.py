@@ -17,6 +17,7 @@ give the same logits.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -43,39 +44,41 @@ def positions(mask: torch.Tensor) -> torch.Tensor:
 
 
 class HFDecoder:
-    """Any causal LM, through ``model.forward`` with a ``DynamicCache``."""
+    """Any causal LM, through ``model.forward`` with a ``DynamicCache``.
+
+    transformers 5 names the cache argument (and output) ``cache`` and warns on the older
+    ``past_key_values``, which 4.x needs: the name is read from the model's signature.
+    """
 
     def __init__(self, model):
         self.model = model
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        params = inspect.signature(base.forward).parameters
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"
+
+    def _forward(self, ids, mask, pos, cache):
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            use_cache=True,
+            **{self.cache_arg: cache},
+        )
+        self.cache = out[self.cache_arg]
+        return out.logits[:, -1].float()
 
     def start(self, ids: torch.Tensor, mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
         from transformers import DynamicCache
 
         self.mask = mask.long()
         pos = positions(self.mask)
-        out = self.model(
-            input_ids=ids,
-            attention_mask=self.mask,
-            position_ids=pos,
-            past_key_values=DynamicCache(),
-            use_cache=True,
-        )
-        self.cache = out.past_key_values
         self.pos = pos[:, -1]
-        return out.logits[:, -1].float()
+        return self._forward(ids, self.mask, pos, DynamicCache())
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         self.mask = torch.cat([self.mask, self.mask.new_ones(len(tokens), 1)], dim=1)
         self.pos = self.pos + 1
-        out = self.model(
-            input_ids=tokens[:, None],
-            attention_mask=self.mask,
-            position_ids=self.pos[:, None],
-            past_key_values=self.cache,
-            use_cache=True,
-        )
-        self.cache = out.past_key_values
-        return out.logits[:, -1].float()
+        return self._forward(tokens[:, None], self.mask, self.pos[:, None], self.cache)
 
     def select(self, rows: torch.Tensor) -> None:
         self.cache.batch_select_indices(rows)

@@ -1,26 +1,27 @@
 """The one LLM oversampler engine: serialise, order, fine-tune, prompt, parse, repair, label.
 
 :class:`LLMOversampler` runs method.md §1 end to end behind imbalanced-learn's
-``fit_resample``. GReaT, TapTap, Pred-LLM and ImbLLM are this class with different strategy
-switches (:mod:`imbllm.llm.strategies`); they only change the defaults of ``permutation``,
-``training_rows``, ``prompt``, ``label`` and ``number_format``.
+``fit_resample``. GReaT, TapTap, Pred-LLM and ImbLLM are this class with different rows of
+:data:`imbllm.llm.recipes.RECIPES`: the defaults of the strategy switches
+(:mod:`imbllm.llm.strategies`), ``patience`` and ``on_shortfall``. Fitting prepares the text
+(:mod:`imbllm.llm.engine_setup`), obtains the model (:mod:`imbllm.llm.engine_model`:
+pretraining, fine-tuning, cache) and samples (:mod:`imbllm.llm.engine_sample`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from imbllm.base import BaseOversampler, Generated
-from imbllm.llm import labels as lab
+from imbllm.llm.engine_model import EngineModelMixin
 from imbllm.llm.engine_sample import EngineSampleMixin, ShortfallError
 from imbllm.llm.engine_setup import EngineSetupMixin
+from imbllm.llm.recipes import Recipe
 from imbllm.llm.rounds import MAX_CONTINUATIONS
 
 log = logging.getLogger(__name__)
@@ -42,28 +43,34 @@ def cache_api():
     return model_cache_key, cached_finetune
 
 
-class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
+class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, BaseOversampler):
     """Oversample the minority class with a fine-tuned causal language model.
 
     Parameters
     ----------
-    llm : str, default="compact"
+    llm : str, dict or LLMConfig, default="compact"
         The backbone: ``"compact"`` (a small GPT-2-style model built offline, tokenizer
         trained on the training rows), a Hugging Face hub id such as ``"distilgpt2"``, or a
-        local folder.
+        local folder; or a whole :class:`imbllm.llm.config.LLMConfig` (or dict of its
+        fields). ``LLMConfig.pretrain`` says whether the backbone is first trained on the
+        whole training split (``"table"``, the compact default; :mod:`imbllm.llm.pretrain`).
     llm_config : dict, optional
-        Other keys of :class:`imbllm.llm.backbone.LLMConfig` (``n_layer``, ``n_embd``,
-        ``lora``, ...). A ``name`` key (the Hydra group's label) is ignored.
+        Other keys of :class:`imbllm.llm.config.LLMConfig` (``n_layer``, ``n_embd``,
+        ``lora``, ``pretrain``, ...). A ``name`` key (the Hydra group's label) is ignored.
+    budget : dict or Budget, optional
+        The training and generation budget (:class:`imbllm.llm.config.Budget` fields,
+        ``pretrain_*`` included); unset fields keep the dataclass defaults.
     epochs, batch_size, learning_rate, warmup_ratio, weight_decay, max_rows_per_epoch
-        Fine-tuning budget. ``learning_rate=None`` means 1e-3 for the compact backbone
-        (trained from scratch; 5e-5 leaves it unable to write rows, method.md §5) and the
-        paper's 5e-5 for pretrained ones.
+        Fine-tuning budget; each, when not None, overrides ``budget``'s field. Without
+        either, ``learning_rate`` is 1e-3 for the compact backbone (5e-5 leaves it unable to
+        write rows, method.md §5) and the paper's 5e-5 for hub ones; ``epochs`` 50.
     max_new_tokens : int, optional
         Longest completion; ``None`` derives it from the longest training sentence.
     temperature, top_k, gen_batch_size
-        Sampling settings (paper: 0.7, 50, 100).
+        Sampling settings (paper: 0.7, 50, 100; ``gen_batch_size`` overrides ``budget``).
     permutation, training_rows, prompt, label, number_format : str, optional
-        Strategy switches (:mod:`imbllm.llm.strategies`); ``None`` takes the method's default.
+        Strategy switches (:mod:`imbllm.llm.strategies`); ``None`` takes the method's recipe
+        (:data:`imbllm.llm.recipes.RECIPES`).
         ``number_format`` is ``"plain"`` or ``"digits"`` (TapTap's digit-by-digit numbers).
     interpolation_ratio : float, default=1.0
         Interpolated training rows per row to generate (``training_rows=
@@ -73,8 +80,9 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         (the authors' code).
     repair : {"strict", "published"}, default="strict"
         What happens to invalid generated rows (:mod:`imbllm.llm.repair`).
-    patience : float, default=5.0
-        Draw at most ``patience * n`` completions to obtain ``n`` valid rows.
+    patience : float, optional
+        Draw at most ``patience * n`` completions to obtain ``n`` valid rows; ``None``: the
+        method's recipe (Pred-LLM 1.0, as published), else 5.0.
     max_continuations : int, default=32
         A completion whose row lacks some features but is otherwise valid is continued
         column by column: prompted with its text so far plus ``", <column> is"`` for one
@@ -88,14 +96,16 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         token (the compact backbone's ``tokenizer_split="pieces"``) cannot be prompted with
         a named column; rows are then continued with ``prompt + completion + ","``, keeping
         the whole completion, at most 2 rounds, each continuation counted as a completion.
-    on_shortfall : {"raise", "record"}, default="raise"
-        When patience runs out: raise :class:`ShortfallError` saying how many rows were made
-        and why the rest failed, or return the rows made and record the gap (``shortfall`` in
-        :meth:`telemetry`, ``n_generated_ < n_requested_``).
+    on_shortfall : {"raise", "record"}, optional
+        When patience runs out: raise :class:`ShortfallError` saying how many rows were
+        made and why the rest failed, or return the rows made and record the gap
+        (``shortfall`` in :meth:`telemetry`, ``n_generated_ < n_requested_``). ``None``: the
+        method's recipe (``"record"`` for TapTap and Pred-LLM), else ``"raise"``.
     categorical_features : "auto" or list of str, default="auto"
         Which columns are categorical; ``"auto"``: non-numeric and boolean ones.
     cache_dir : str, optional
-        Folder of the fine-tuned model cache; ``None`` fine-tunes every time.
+        Folder of the model cache (fine-tuned models, and pretrained backbones under
+        ``pretrained/``); ``None`` trains every time.
     device : str, default="auto"
         ``"auto"`` (CUDA if present, else CPU), ``"cpu"`` or ``"cuda[:i]"``.
     progress : bool, default=True
@@ -104,23 +114,24 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         Seed of everything random (same seed, same rows on a CPU).
     """
 
-    #: Strategy defaults of this configuration; the bare engine has none.
-    _defaults: dict = {}
+    #: This configuration's row of :data:`imbllm.llm.recipes.RECIPES`; the bare engine has none.
+    _recipe: Recipe | None = None
 
     def __init__(
         self,
-        llm: str = "compact",
+        llm="compact",
         llm_config: dict | None = None,
-        epochs: int = 50,
-        batch_size: int = 32,
+        budget=None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
         learning_rate: float | None = None,
-        warmup_ratio: float = 0.0,
-        weight_decay: float = 0.0,
+        warmup_ratio: float | None = None,
+        weight_decay: float | None = None,
         max_rows_per_epoch: int | None = None,
         max_new_tokens: int | None = None,
         temperature: float = 0.7,
         top_k: int = 50,
-        gen_batch_size: int = 100,
+        gen_batch_size: int | None = None,
         permutation: str | None = None,
         training_rows: str | None = None,
         prompt: str | None = None,
@@ -129,9 +140,9 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
         interpolation_ratio: float = 1.0,
         label_format: str = "name",
         repair: str = "strict",
-        patience: float = 5.0,
+        patience: float | None = None,
         max_continuations: int = MAX_CONTINUATIONS,
-        on_shortfall: str = "raise",
+        on_shortfall: str | None = None,
         categorical_features="auto",
         cache_dir: str | None = None,
         device: str = "auto",
@@ -140,6 +151,7 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
     ):
         self.llm = llm
         self.llm_config = llm_config
+        self.budget = budget
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -186,14 +198,17 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
 
     # -- the hook -------------------------------------------------------------------------
     def _generate(self, X: pd.DataFrame, y: pd.Series, n: int) -> Generated:
-        backbone_api()  # import torch before the clock starts: importing is not fitting
+        # Import torch before the clock starts: importing is not fitting.
+        _, LLMConfig, _ = backbone_api()
         t0 = time.perf_counter()
+        self.llm_config_ = config = self._llm_config(LLMConfig)
         self._setup(X, y, n)  # validation, codec, training texts, prompts, labeller
         self.sampling_strategy_ = {self.minority_class_: n}  # imbalanced-learn's fitted name
         # Text goes under "tags" (the runner logs it as run tags), numbers stay metrics.
         tags = {
             **self.switches_,
-            "backbone": str(self.llm),
+            "backbone": config.name_or_path,
+            "pretrain": config.pretrain,
             "repair": self.repair,
             "label_format": self.label_format,
             **self._method_tags(),
@@ -203,7 +218,7 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
             self.lm_ = None
             extra.update(n_valid=0, cache_hit=False)
             return Generated(X=X.iloc[:0], y=y.iloc[:0], extra=extra, fallback=self.fallback_)
-        train_stats, hit = self._fit_language_model()
+        train_stats, hit = self._fit_language_model(X, y)
         fit_seconds = time.perf_counter() - t0
         extra.update(train_stats)
         extra["cache_hit"] = hit
@@ -225,64 +240,6 @@ class LLMOversampler(EngineSetupMixin, EngineSampleMixin, BaseOversampler):
     def _method_tags(self) -> dict:
         """Text tags a configuration adds to every run (e.g. TapTap's checkpoint note)."""
         return {}
-
-    # -- fine-tuning --------------------------------------------------------------------------
-    def _fit_language_model(self) -> tuple[dict, bool]:
-        LanguageModel, LLMConfig, Budget = backbone_api()
-        config = self._llm_config(LLMConfig)
-        budget = self._budget(Budget)
-        texts = self.training_texts_
-        stats: dict = {}
-
-        def build_and_train():
-            lm = LanguageModel.build(config, texts(0), seed=self.seed_)
-            stats.update(lm.finetune(texts, budget, seed=self.seed_, progress=self.progress))
-            return lm
-
-        if self.cache_dir is None:
-            self.lm_, hit = build_and_train(), False
-        else:
-            model_cache_key, cached_finetune = cache_api()
-            key = model_cache_key(**self._cache_key_parts(config, budget))
-            self.lm_, hit = cached_finetune(Path(self.cache_dir), key, build_and_train)
-        self.budget_ = budget
-        self.max_new_tokens_ = self._completion_length()
-        self.value_tokens_ = self._value_length()
-        self.name_columns_, self.name_open_value_ = self._column_naming()
-        if self.switches_["label"] == "lm":
-            answer = lab.longest_label_completion(self.codec_)
-            self.label_tokens_ = len(self.lm_.tokenizer(answer)["input_ids"]) + 4
-        keep = ("train_tokens", "fit_seconds", "train_tokens_per_second", "final_loss")
-        return {("lm_" + k if k == "fit_seconds" else k): stats[k] for k in keep if k in stats}, hit
-
-    def _cache_key_parts(self, config, budget) -> dict:
-        texts = self.training_texts_(0)
-        digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
-        train_budget = {
-            k: v for k, v in asdict(budget).items() if k not in ("gen_batch_size", "max_new_tokens")
-        }
-        return {
-            "format": 1,
-            "training_texts": digest,
-            "n_texts": len(texts),
-            "switches": self.switches_,
-            "interpolation_ratio": float(self.interpolation_ratio),
-            "label_format": self.label_format,
-            "backbone": {k: v for k, v in asdict(config).items() if k != "device"},
-            "budget": train_budget,
-            "seed": self.seed_,
-        }
-
-    def _completion_length(self) -> int:
-        """``max_new_tokens``, else the token count of the longest training sentences."""
-        limit = max(8, int(self.lm_.max_length) - 16)
-        if self.budget_.max_new_tokens is not None:
-            return min(int(self.budget_.max_new_tokens), limit)
-        texts = sorted(self.training_texts_(0), key=len)[-64:]
-        longest = max(len(self.lm_.tokenizer(t)["input_ids"]) for t in texts)
-        # A completion is never longer than a whole row; the margin covers tokenisation
-        # differences between a prompt's end and a training sentence.
-        return min(longest + 8, limit)
 
     # -- after fit ---------------------------------------------------------------------------
     def sample(self, n: int, random_state=None) -> tuple[pd.DataFrame, pd.Series]:

@@ -30,7 +30,7 @@ class EngineSampleMixin:
             prompts,
             temperature=self.temperature,
             top_k=self.top_k,
-            batch_size=self.gen_batch_size,
+            batch_size=self.budget_.gen_batch_size,
             max_new_tokens=max_new_tokens,
             seed=seed,
             progress=self.progress,
@@ -136,7 +136,7 @@ class EngineSampleMixin:
             self.prompter_,
             complete=lambda p, s: self._complete(p, s, self.max_new_tokens_),
             accept=lambda p, c: self._accept(p, c, seed),
-            patience=float(self.patience),
+            patience=float(self.patience_),
             seed=seed,
             incomplete=self._incomplete,
             # The published repair fills missing cells the authors' way instead.
@@ -170,11 +170,11 @@ class EngineSampleMixin:
         if rounds.shortfall:
             msg = (
                 f"{type(self).__name__} produced {rounds.n_valid} of {n} valid rows after "
-                f"{rounds.n_completions} completions (patience={self.patience}, repair="
+                f"{rounds.n_completions} completions (patience={self.patience_}, repair="
                 f"{self.repair!r}); rejected rows by first failed check: "
                 f"{rounds.reason_summary()}."
             )
-            if self.on_shortfall == "raise":
+            if self.on_shortfall_ == "raise":
                 raise ShortfallError(
                     msg + " Fine-tune longer (epochs=...), raise patience, use "
                     "repair='published', or pass on_shortfall='record' to keep the rows made."

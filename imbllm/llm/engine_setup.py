@@ -9,13 +9,13 @@ engine file reads as the pipeline of method.md §1.
 from __future__ import annotations
 
 import numbers
-from dataclasses import fields
 
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
 from imbllm.llm.labels import ClassifierLabeler
+from imbllm.llm.recipes import ENGINE_DEFAULTS
 from imbllm.llm.repair import Reference, check_repair
 from imbllm.llm.serialize import NUMBER_FORMATS, RowCodec, quote_series
 from imbllm.llm.strategies import (
@@ -33,11 +33,6 @@ from imbllm.llm.strategies import (
 )
 from imbllm.schema import TableSchema
 
-COMPACT = "compact"
-#: Learning rate of the compact backbone when none is given (method.md §5: it is trained from
-#: scratch, and the paper's 5e-5 leaves it unable to write plausible rows).
-COMPACT_LEARNING_RATE = 1e-3
-PAPER_LEARNING_RATE = 5e-5
 _CHOICES = {
     "permutation": PERMUTATIONS,
     "training_rows": TRAINING_ROWS,
@@ -66,12 +61,17 @@ def longest_values(
 class EngineSetupMixin:
     """Preparation steps of :class:`imbllm.llm.engine.LLMOversampler`."""
 
+    def _setting(self, name: str):
+        """The argument ``name``; when None, the class recipe's value, then the engine's."""
+        value = getattr(self, name)
+        if value is None and self._recipe is not None:
+            value = getattr(self._recipe, name)
+        return ENGINE_DEFAULTS.get(name) if value is None else value
+
     def _resolve_switches(self) -> dict:
         out = {}
         for name, choices in _CHOICES.items():
-            value = getattr(self, name)
-            if value is None:
-                value = self._defaults.get(name, "plain" if name == "number_format" else None)
+            value = self._setting(name)
             if value is None:
                 raise ValueError(
                     f"{type(self).__name__}: {name}=None and this class has no default for it; "
@@ -81,11 +81,14 @@ class EngineSetupMixin:
         return out
 
     def _check_params(self) -> None:
+        """Check the arguments, and set ``patience_`` and ``on_shortfall_`` (recipe-resolved)."""
         check_repair(self.repair)
-        check_choice("on_shortfall", self.on_shortfall, ("raise", "record"))
+        self.on_shortfall_ = self._setting("on_shortfall")
+        self.patience_ = self._setting("patience")
+        check_choice("on_shortfall", self.on_shortfall_, ("raise", "record"))
         check_choice("label_format", self.label_format, ("name", "code"))
         for name, low in (("patience", 1.0), ("temperature", 0.0), ("interpolation_ratio", 0.0)):
-            value = getattr(self, name)
+            value = self._setting(name)
             ok = isinstance(value, numbers.Real) and (
                 value >= low if name != "temperature" else value > low
             )
@@ -94,6 +97,8 @@ class EngineSetupMixin:
                 raise ValueError(f"{name}={value!r} must be a number {bound}.")
         for name in ("epochs", "batch_size", "top_k", "gen_batch_size"):
             value = getattr(self, name)
+            if name != "top_k" and value is None:
+                continue  # taken from the budget, checked there
             if not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer.")
         m = self.max_continuations
@@ -110,44 +115,6 @@ class EngineSetupMixin:
         if isinstance(random_state, np.random.Generator):
             return int(random_state.integers(2**31 - 1))
         return int(check_random_state(random_state).randint(2**31 - 1))
-
-    def _llm_config(self, LLMConfig):
-        cfg = dict(self.llm_config or {})
-        cfg.pop("name", None)  # the Hydra group's label, not a backbone setting
-        if cfg.get("name_or_path", self.llm) != self.llm:
-            raise ValueError(
-                f"llm={self.llm!r} but llm_config names name_or_path="
-                f"{cfg['name_or_path']!r}; give the backbone once, through llm."
-            )
-        cfg.pop("name_or_path", None)
-        known = {f.name for f in fields(LLMConfig)}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ValueError(
-                f"llm_config has keys {unknown} that LLMConfig does not know; valid keys: "
-                f"{sorted(known - {'name_or_path'})}."
-            )
-        # An explicit device argument wins over the config's.
-        if self.device != "auto" or "device" not in cfg:
-            cfg["device"] = self.device
-        return LLMConfig(name_or_path=self.llm, **cfg)
-
-    def _budget(self, Budget):
-        lr = self.learning_rate
-        if lr is None:
-            lr = COMPACT_LEARNING_RATE if self.llm == COMPACT else PAPER_LEARNING_RATE
-        values = {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "learning_rate": float(lr),
-            "warmup_ratio": self.warmup_ratio,
-            "weight_decay": self.weight_decay,
-            "gen_batch_size": self.gen_batch_size,
-            "max_new_tokens": self.max_new_tokens,
-            "max_rows_per_epoch": self.max_rows_per_epoch,
-        }
-        known = {f.name for f in fields(Budget)}
-        return Budget(**{k: v for k, v in values.items() if k in known})
 
     def _setup(self, X: pd.DataFrame, y: pd.Series, n: int) -> None:
         self._check_params()

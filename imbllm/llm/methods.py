@@ -4,6 +4,7 @@ training rows and feature-conditioned prompts (method.md §2)."""
 from __future__ import annotations
 
 from imbllm.llm.engine import LLMOversampler
+from imbllm.llm.recipes import RECIPES
 
 
 class ImbLLM(LLMOversampler):
@@ -53,10 +54,4 @@ class ImbLLM(LLMOversampler):
     (5, {'high'})
     """
 
-    _defaults = {
-        "permutation": "fixed_y",
-        "training_rows": "minority_interpolated",
-        "prompt": "label_feature",
-        "label": "prompt",
-        "number_format": "plain",
-    }
+    _recipe = RECIPES["imbllm"]

@@ -73,11 +73,6 @@ class Checked:
     reason: np.ndarray  # "" for kept rows, "<reason>:<column>" for rejected ones
     repaired: np.ndarray  # cells filled in per parsed row (published policy)
 
-    @property
-    def n_repaired_cells(self) -> int:
-        """Cells filled in on kept rows (those of dropped rows do not count)."""
-        return int(self.repaired[self.keep].sum())
-
 
 def check_rows(
     cells: pd.DataFrame,
@@ -165,8 +160,3 @@ def incomplete_rows(
         ).keep
     return out
 
-
-def reason_counts(reasons: np.ndarray) -> dict[str, int]:
-    """Rejected rows per ``"<reason>:<column>"``, most frequent first."""
-    r = pd.Series(reasons[reasons != ""], dtype=object)
-    return {str(k): int(v) for k, v in r.value_counts().items()}

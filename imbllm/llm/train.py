@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from imbllm.llm.config import Budget, check_budget, scoped_seed
+from imbllm.llm.config import Budget, check_budget
+from imbllm.llm.device import scoped_seed
 
 if TYPE_CHECKING:
     from imbllm.llm.backbone import LanguageModel
