@@ -18,11 +18,18 @@ imbalanced-learn's default (every class but the majority), which the published p
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 from imblearn import over_sampling
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from imbllm.base import MIN_NEIGHBOUR_ROWS, BaseOversampler, Generated, class_counts
+
+_STRATEGY = {"sampling_strategy": [StrOptions({"minority", "auto"})]}
+_NEIGHBOURS = [Interval(Integral, 1, None, closed="left")]
 
 
 class Standard(BaseOversampler):
@@ -41,7 +48,7 @@ class Standard(BaseOversampler):
 class _ImblearnSampler(BaseOversampler):
     """Shared plumbing: strategy, encoding, the small-minority fallback."""
 
-    _sampler_cls: type | None = None
+    _parameter_constraints = {**BaseOversampler._parameter_constraints, **_STRATEGY}
     #: Whether categorical columns are coded to numbers before the sampler sees them.
     _encode_categories = True
 
@@ -49,11 +56,7 @@ class _ImblearnSampler(BaseOversampler):
         if self.sampling_strategy == "minority":
             counts = class_counts(y)
             return {self.minority_class_: int(counts.max())}
-        if self.sampling_strategy == "auto":
-            return "auto"
-        raise ValueError(
-            f"sampling_strategy must be 'minority' or 'auto', got {self.sampling_strategy!r}."
-        )
+        return "auto"  # check_params admits only the two
 
     def _n_requested(self, y):
         counts = class_counts(y)
@@ -133,6 +136,8 @@ class SMOTE(_ImblearnSampler):
     (14, ['x', 'y'])
     """
 
+    _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "k_neighbors": _NEIGHBOURS}
+
     def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
         self.k_neighbors = k_neighbors
         self.sampling_strategy = sampling_strategy
@@ -150,9 +155,12 @@ class ADASYN(_ImblearnSampler):
 
     ADASYN decides per seed row how many rows to create and rounds each count, so its total can
     differ from ``n_requested_`` by a few rows; ``n_generated_`` records what it made. When no
-    neighbour of any minority row belongs to another class, ADASYN cannot weight its seeds:
-    this sampler then falls back to SMOTE and records it.
+    neighbour of any row of a class it oversamples belongs to another class, ADASYN cannot
+    weight its seeds (imbalanced-learn raises): this sampler sees that in the data first, uses
+    SMOTE instead and records it.
     """
+
+    _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "n_neighbors": _NEIGHBOURS}
 
     def __init__(self, n_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
         self.n_neighbors = n_neighbors
@@ -165,22 +173,44 @@ class ADASYN(_ImblearnSampler):
             sampling_strategy=strategy, n_neighbors=self.n_neighbors, random_state=self.random_state
         )
 
+    def _unweighted_class(self, X: pd.DataFrame, y: pd.Series):
+        """The first class to oversample whose rows have only same-class neighbours, else None.
+
+        The test imbalanced-learn's ADASYN applies (the ``n_neighbors`` nearest rows of each
+        row of the class, itself excluded), on the features it would see.
+        """
+        counts = class_counts(y)
+        if self.sampling_strategy == "minority":
+            classes = [self.minority_class_]
+        else:  # "auto": every class below the largest
+            classes = [c for c, k in counts.items() if k < counts.max()]
+        Xn = self._encode(X).to_numpy(dtype=float)
+        nn = NearestNeighbors(n_neighbors=self.n_neighbors + 1).fit(Xn)
+        labels = y.to_numpy()
+        for c in classes:
+            rows = labels == c
+            idx = nn.kneighbors(Xn[rows], return_distance=False)[:, 1:]
+            if not (labels[idx] != c).any():
+                return c
+        return None
+
     def _generate(self, X, y, n):
-        try:
+        small = int(class_counts(y).min()) <= MIN_NEIGHBOUR_ROWS
+        stuck = None if small else self._unweighted_class(X, y)
+        if stuck is None:
             return super()._generate(X, y, n)
-        except RuntimeError as exc:
-            # imbalanced-learn raises this when every neighbour is a minority row.
-            if "neighbo" not in str(exc):
-                raise
-            out = SMOTE(
-                k_neighbors=self.n_neighbors,
-                sampling_strategy=self.sampling_strategy,
-                random_state=self.random_state,
-            )
-            out.schema_, out.minority_class_ = self.schema_, self.minority_class_
-            gen = out._generate(X, y, n)
-            gen.fallback = f"ADASYN could not weight its seeds ({exc}); SMOTE used instead"
-            return gen
+        out = SMOTE(
+            k_neighbors=self.n_neighbors,
+            sampling_strategy=self.sampling_strategy,
+            random_state=self.random_state,
+        )
+        out.schema_, out.minority_class_ = self.schema_, self.minority_class_
+        gen = out._generate(X, y, n)
+        gen.fallback = (
+            f"ADASYN could not weight its seeds: no row of class {stuck!r} has a neighbour of "
+            f"another class among its {self.n_neighbors} nearest; SMOTE used instead"
+        )
+        return gen
 
 
 class SMOTENC(_ImblearnSampler):
@@ -194,6 +224,7 @@ class SMOTENC(_ImblearnSampler):
     """
 
     _encode_categories = False
+    _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "k_neighbors": _NEIGHBOURS}
 
     def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
         out = X.copy()
