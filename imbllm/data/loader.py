@@ -111,8 +111,9 @@ def verify_table(X: pd.DataFrame, y: pd.Series, spec: DatasetSpec, where: str) -
         )
 
 
-def _from_local(spec: DatasetSpec, data_dir: Path) -> Dataset | None:
-    path = data_dir / spec.filename
+def _from_local(spec: DatasetSpec, data_dir: Path | None) -> Dataset | None:
+    # A frozen own table names its file by absolute path; the paper's ten by name in data_dir.
+    path = Path(spec.filename) if Path(spec.filename).is_absolute() else data_dir / spec.filename
     if not path.exists():
         return None
     digest = sha256_of(path)
@@ -216,7 +217,7 @@ def load_dataset(
         return _own_table(spec, data_dir, cache_dir, openml_client)
     tried = []
     local = Path(data_dir) if data_dir else default_data_dir()
-    if local is not None:
+    if local is not None or Path(spec.filename).is_absolute():
         ds = _from_local(spec, local)
         if ds is not None:
             return ds

@@ -97,8 +97,7 @@ class DatasetSpec:
         if d.get("expected_classes") is not None:
             d["expected_classes"] = {str(k): int(v) for k, v in d["expected_classes"].items()}
         for k in ("numeric", "categorical", "drop"):
-            if d.get(k) is not None:
-                d[k] = list(d[k])
+            d[k] = list(d[k]) if d.get(k) is not None else None
         d["drop"] = d.get("drop") or []
         if not d.get("name"):  # own tables: named after the file or the OpenML id
             d["name"] = Path(str(d.get("file"))).stem if d.get("file") else f"openml_{d.get('openml_id')}"
