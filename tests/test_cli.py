@@ -99,6 +99,7 @@ def test_run_logs_metrics_tags_and_artifacts(store):
     runs = load_runs(store[0].split("=", 1)[1])
     row = runs.iloc[0]
     assert row["protocol"] == "published" and row["fallback"] == "none"
+    assert row["command"].split()[0] in ("imbllm-bench", "OMP_NUM_THREADS=1")  # how it was launched
     import mlflow
 
     path = mlflow.artifacts.download_artifacts(run_id=row["run_id"], artifact_path="synthetic.csv", tracking_uri=store[0].split("=", 1)[1])
@@ -127,3 +128,14 @@ def test_table_mean_std_rank_and_best():
     mean, std, rank = summary_table(one, "f1")
     assert std.isna().all().all()
     assert "| a | 0.9000 (1 seed) | 0.5000 (1 seed) | **0.6000 (1 seed)** |" in format_table(mean, std, rank)
+
+
+def test_tables_name_the_commands_the_store_recorded():
+    import sys
+
+    sys.path.insert(0, str(Path(CONF).parent / "scripts"))
+    from make_tables import sweep_commands
+
+    runs = pd.DataFrame({"command": ["imbllm-bench -m experiment=x"] * 3 + ["imbllm-bench -m experiment=x seed=3"]})
+    assert sweep_commands(runs) == "`imbllm-bench -m experiment=x`; `imbllm-bench -m experiment=x seed=3`"
+    assert sweep_commands(runs.assign(command=None)).startswith("not recorded")
