@@ -76,14 +76,13 @@ class _ImblearnSampler(BaseOversampler):
         return out
 
     def _decode(self, Xn: pd.DataFrame) -> pd.DataFrame:
+        """Interpolated codes back to the nearest valid category (the corrected mode's fix)."""
         if not self._encode_categories:
             return Xn
-        out = Xn.copy()
-        for c in self.schema_.categorical:
-            cats = np.asarray(self.schema_.categories[c], dtype=object)
-            idx = np.clip(np.rint(Xn[c].to_numpy(dtype=float)), 0, len(cats) - 1).astype(int)
-            out[c] = cats[idx]
-        return out
+        cats = {c: np.asarray(self.schema_.categories[c], dtype=object) for c in self.schema_.categorical}
+        nearest = {c: v[np.clip(np.rint(Xn[c].to_numpy(dtype=float)), 0, len(v) - 1).astype(int)]
+                   for c, v in cats.items()}
+        return Xn.assign(**nearest)
 
     def _generate(self, X, y, n):
         strategy = self._strategy(y)
@@ -123,7 +122,19 @@ class RandomOversampler(_ImblearnSampler):
         return over_sampling.RandomOverSampler(sampling_strategy=strategy, random_state=self.random_state)
 
 
-class SMOTE(_ImblearnSampler):
+class _KNeighbours(_ImblearnSampler):
+    """The constructor SMOTE and SMOTE-NC share (imbalanced-learn's argument names)."""
+
+    _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "k_neighbors": _NEIGHBOURS}
+
+    def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
+        self.k_neighbors = k_neighbors
+        self.sampling_strategy = sampling_strategy
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+
+class SMOTE(_KNeighbours):
     """SMOTE (imbalanced-learn) on numerically encoded features.
 
     Examples
@@ -135,14 +146,6 @@ class SMOTE(_ImblearnSampler):
     >>> int((yr == 1).sum()), sorted(Xr["c"].unique())
     (14, ['x', 'y'])
     """
-
-    _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "k_neighbors": _NEIGHBOURS}
-
-    def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
-        self.k_neighbors = k_neighbors
-        self.sampling_strategy = sampling_strategy
-        self.categorical_features = categorical_features
-        self.random_state = random_state
 
     def _make(self, strategy):
         return over_sampling.SMOTE(
@@ -213,7 +216,7 @@ class ADASYN(_ImblearnSampler):
         return gen
 
 
-class SMOTENC(_ImblearnSampler):
+class SMOTENC(_KNeighbours):
     """SMOTE-NC (imbalanced-learn) with the categorical columns declared.
 
     Continuous columns are handed over as floats: with integer-only continuous columns
@@ -224,19 +227,12 @@ class SMOTENC(_ImblearnSampler):
     """
 
     _encode_categories = False
-    _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "k_neighbors": _NEIGHBOURS}
 
     def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
         out = X.copy()
         for c in self.schema_.numeric:
             out[c] = X[c].astype("float64")
         return out
-
-    def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
-        self.k_neighbors = k_neighbors
-        self.sampling_strategy = sampling_strategy
-        self.categorical_features = categorical_features
-        self.random_state = random_state
 
     def _make(self, strategy):
         cats = self.schema_.categorical
