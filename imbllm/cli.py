@@ -145,6 +145,9 @@ class CheckSweep(Callback):
     """
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+            log.warning("not checking the sweep's cells: only the basic sweeper's grid is known")
+            return
         name = kwargs.get("config_name") or "config"
         n = 0
         for overrides, cfg in cell_configs(name, sweep_cells(config)):
