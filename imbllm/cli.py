@@ -68,12 +68,12 @@ def excluded(d: dict) -> bool:
     names = {"dataset": d["dataset"]["name"], "method": d["method"]["name"],
              "classifier": d["classifier"]["name"], "protocol": d["protocol"]["mode"], "seed": d["seed"]}
     for rule in d.get("sweep_exclude") or []:
-        if all(str(names[k]) in str(v).split(",") for k, v in rule.items()):
+        if all(str(names.get(k)) in str(v).split(",") for k, v in rule.items()):
             return True
     return False
 
 
-def build(cfg: DictConfig, *, check_data: bool = True) -> Cell | None:
+def build(cfg: DictConfig) -> Cell | None:
     """Check one composed configuration and build its cell (None: outside the grid)."""
     d = plain(cfg)
     if excluded(d):
@@ -81,8 +81,7 @@ def build(cfg: DictConfig, *, check_data: bool = True) -> Cell | None:
     spec = RunSpec.from_config(d)
     cell = Cell(spec, partial(instantiate, d["method"]["sampler"], _convert_="all"),
                 partial(instantiate, d["classifier"]["model"]))
-    check_cell(cell.spec, cell.make_sampler, cell.make_classifier,
-               dataset_for(spec) if check_data else None)
+    check_cell(cell.spec, cell.make_sampler, cell.make_classifier, dataset_for(spec))
     return cell
 
 
