@@ -18,11 +18,18 @@ imbalanced-learn's default (every class but the majority), which the published p
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 from imblearn import over_sampling
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from imbllm.base import MIN_NEIGHBOUR_ROWS, BaseOversampler, Generated, class_counts
+
+_STRATEGY = {"sampling_strategy": [StrOptions({"minority", "auto"})]}
+_NEIGHBOURS = [Interval(Integral, 1, None, closed="left")]
 
 
 class Standard(BaseOversampler):
@@ -41,7 +48,7 @@ class Standard(BaseOversampler):
 class _ImblearnSampler(BaseOversampler):
     """Shared plumbing: strategy, encoding, the small-minority fallback."""
 
-    _sampler_cls: type | None = None
+    _parameter_constraints = {**BaseOversampler._parameter_constraints, **_STRATEGY}
     #: Whether categorical columns are coded to numbers before the sampler sees them.
     _encode_categories = True
 
@@ -49,11 +56,7 @@ class _ImblearnSampler(BaseOversampler):
         if self.sampling_strategy == "minority":
             counts = class_counts(y)
             return {self.minority_class_: int(counts.max())}
-        if self.sampling_strategy == "auto":
-            return "auto"
-        raise ValueError(
-            f"sampling_strategy must be 'minority' or 'auto', got {self.sampling_strategy!r}."
-        )
+        return "auto"  # check_params admits only the two
 
     def _n_requested(self, y):
         counts = class_counts(y)
@@ -73,14 +76,13 @@ class _ImblearnSampler(BaseOversampler):
         return out
 
     def _decode(self, Xn: pd.DataFrame) -> pd.DataFrame:
+        """Interpolated codes back to the nearest valid category (the corrected mode's fix)."""
         if not self._encode_categories:
             return Xn
-        out = Xn.copy()
-        for c in self.schema_.categorical:
-            cats = np.asarray(self.schema_.categories[c], dtype=object)
-            idx = np.clip(np.rint(Xn[c].to_numpy(dtype=float)), 0, len(cats) - 1).astype(int)
-            out[c] = cats[idx]
-        return out
+        cats = {c: np.asarray(self.schema_.categories[c], dtype=object) for c in self.schema_.categorical}
+        nearest = {c: v[np.clip(np.rint(Xn[c].to_numpy(dtype=float)), 0, len(v) - 1).astype(int)]
+                   for c, v in cats.items()}
+        return Xn.assign(**nearest)
 
     def _generate(self, X, y, n):
         strategy = self._strategy(y)
@@ -120,7 +122,19 @@ class RandomOversampler(_ImblearnSampler):
         return over_sampling.RandomOverSampler(sampling_strategy=strategy, random_state=self.random_state)
 
 
-class SMOTE(_ImblearnSampler):
+class _KNeighbours(_ImblearnSampler):
+    """The constructor SMOTE and SMOTE-NC share (imbalanced-learn's argument names)."""
+
+    _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "k_neighbors": _NEIGHBOURS}
+
+    def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
+        self.k_neighbors = k_neighbors
+        self.sampling_strategy = sampling_strategy
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+
+class SMOTE(_KNeighbours):
     """SMOTE (imbalanced-learn) on numerically encoded features.
 
     Examples
@@ -133,12 +147,6 @@ class SMOTE(_ImblearnSampler):
     (14, ['x', 'y'])
     """
 
-    def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
-        self.k_neighbors = k_neighbors
-        self.sampling_strategy = sampling_strategy
-        self.categorical_features = categorical_features
-        self.random_state = random_state
-
     def _make(self, strategy):
         return over_sampling.SMOTE(
             sampling_strategy=strategy, k_neighbors=self.k_neighbors, random_state=self.random_state
@@ -150,9 +158,12 @@ class ADASYN(_ImblearnSampler):
 
     ADASYN decides per seed row how many rows to create and rounds each count, so its total can
     differ from ``n_requested_`` by a few rows; ``n_generated_`` records what it made. When no
-    neighbour of any minority row belongs to another class, ADASYN cannot weight its seeds:
-    this sampler then falls back to SMOTE and records it.
+    neighbour of any row of a class it oversamples belongs to another class, ADASYN cannot
+    weight its seeds (imbalanced-learn raises): this sampler sees that in the data first, uses
+    SMOTE instead and records it.
     """
+
+    _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "n_neighbors": _NEIGHBOURS}
 
     def __init__(self, n_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
         self.n_neighbors = n_neighbors
@@ -165,25 +176,47 @@ class ADASYN(_ImblearnSampler):
             sampling_strategy=strategy, n_neighbors=self.n_neighbors, random_state=self.random_state
         )
 
+    def _unweighted_class(self, X: pd.DataFrame, y: pd.Series):
+        """The first class to oversample whose rows have only same-class neighbours, else None.
+
+        The test imbalanced-learn's ADASYN applies (the ``n_neighbors`` nearest rows of each
+        row of the class, itself excluded), on the features it would see.
+        """
+        counts = class_counts(y)
+        if self.sampling_strategy == "minority":
+            classes = [self.minority_class_]
+        else:  # "auto": every class below the largest
+            classes = [c for c, k in counts.items() if k < counts.max()]
+        Xn = self._encode(X).to_numpy(dtype=float)
+        nn = NearestNeighbors(n_neighbors=self.n_neighbors + 1).fit(Xn)
+        labels = y.to_numpy()
+        for c in classes:
+            rows = labels == c
+            idx = nn.kneighbors(Xn[rows], return_distance=False)[:, 1:]
+            if not (labels[idx] != c).any():
+                return c
+        return None
+
     def _generate(self, X, y, n):
-        try:
+        small = int(class_counts(y).min()) <= MIN_NEIGHBOUR_ROWS
+        stuck = None if small else self._unweighted_class(X, y)
+        if stuck is None:
             return super()._generate(X, y, n)
-        except RuntimeError as exc:
-            # imbalanced-learn raises this when every neighbour is a minority row.
-            if "neighbo" not in str(exc):
-                raise
-            out = SMOTE(
-                k_neighbors=self.n_neighbors,
-                sampling_strategy=self.sampling_strategy,
-                random_state=self.random_state,
-            )
-            out.schema_, out.minority_class_ = self.schema_, self.minority_class_
-            gen = out._generate(X, y, n)
-            gen.fallback = f"ADASYN could not weight its seeds ({exc}); SMOTE used instead"
-            return gen
+        out = SMOTE(
+            k_neighbors=self.n_neighbors,
+            sampling_strategy=self.sampling_strategy,
+            random_state=self.random_state,
+        )
+        out.schema_, out.minority_class_ = self.schema_, self.minority_class_
+        gen = out._generate(X, y, n)
+        gen.fallback = (
+            f"ADASYN could not weight its seeds: no row of class {stuck!r} has a neighbour of "
+            f"another class among its {self.n_neighbors} nearest; SMOTE used instead"
+        )
+        return gen
 
 
-class SMOTENC(_ImblearnSampler):
+class SMOTENC(_KNeighbours):
     """SMOTE-NC (imbalanced-learn) with the categorical columns declared.
 
     Continuous columns are handed over as floats: with integer-only continuous columns
@@ -200,12 +233,6 @@ class SMOTENC(_ImblearnSampler):
         for c in self.schema_.numeric:
             out[c] = X[c].astype("float64")
         return out
-
-    def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
-        self.k_neighbors = k_neighbors
-        self.sampling_strategy = sampling_strategy
-        self.categorical_features = categorical_features
-        self.random_state = random_state
 
     def _make(self, strategy):
         cats = self.schema_.categorical

@@ -9,8 +9,10 @@ wrapper adds metadata detection and constraint handling that this benchmark does
 from __future__ import annotations
 
 import time
+from numbers import Integral
 
 import pandas as pd
+from sklearn.utils._param_validation import Interval
 
 from imbllm.base import BaseOversampler, Generated
 
@@ -27,6 +29,12 @@ def _require_ctgan():
 
 class _MinorityGenerator(BaseOversampler):
     """Fit a tabular generator on the minority rows, sample ``n_requested_`` rows."""
+
+    _parameter_constraints = {
+        **BaseOversampler._parameter_constraints,
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, epochs=300, batch_size=500, categorical_features="auto", random_state=None):
         self.epochs = epochs

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import type_of_target
 
 from imbllm.schema import TableSchema
 
@@ -41,6 +43,11 @@ class Generated:
     fit_seconds: float | None = None
     sample_seconds: float | None = None
     extra: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)
+
+
+#: Kinds of target (scikit-learn's ``type_of_target``) an oversampler accepts.
+LABEL_KINDS = ("binary", "multiclass")
 
 
 def class_counts(y: pd.Series) -> pd.Series:
@@ -96,6 +103,14 @@ def validate_xy(X, y, *, name: str = "fit_resample") -> tuple[pd.DataFrame, pd.S
         )
     if y.isna().any():
         raise ValueError(f"{name}: y has {int(y.isna().sum())} missing labels; drop those rows.")
+    kind = type_of_target(y)
+    if kind not in LABEL_KINDS:
+        raise ValueError(
+            f"{name}: y is a {kind} target (e.g. {getattr(y.iloc[0], 'item', lambda: y.iloc[0])()!r}), "
+            "not class labels; oversampling "
+            "needs a binary or multiclass label, so binarise a numeric target first (for a "
+            "dataset: dataset.threshold=<cut-off>)."
+        )
     num = X.select_dtypes(include="number")
     if len(num.columns) and not np.isfinite(num.to_numpy(dtype=float)).all():
         raise ValueError(f"{name}: X has infinite values; replace them before resampling.")
@@ -115,6 +130,11 @@ class BaseOversampler(BaseEstimator):
     """
 
     _sampler_type = "over-sampling"
+    #: scikit-learn parameter constraints, checked by :meth:`check_params` (subclasses extend).
+    _parameter_constraints: dict = {
+        "random_state": ["random_state", np.random.Generator],
+        "categorical_features": [StrOptions({"auto"}), list, tuple],
+    }
     #: Whether this method creates new rows (False for the identity "standard" row).
     generates = True
 
@@ -129,6 +149,7 @@ class BaseOversampler(BaseEstimator):
         y : pandas.Series
             Labels, at least two classes.
         """
+        self.check_params()
         X_in, y_in = validate_xy(X, y)
         categorical = getattr(self, "categorical_features", "auto")
         self.schema_ = TableSchema.infer(X_in, categorical)
@@ -147,13 +168,24 @@ class BaseOversampler(BaseEstimator):
         self.fallback_ = out.fallback
         self.fit_seconds_ = out.fit_seconds if out.fit_seconds is not None else elapsed
         self.sample_seconds_ = out.sample_seconds if out.sample_seconds is not None else 0.0
-        self.telemetry_extra_ = dict(out.extra)
+        extra = dict(out.extra)
+        # Text goes to run tags, numbers to metrics: never one dict for both.
+        self.tags_ = {str(k): str(v) for k, v in {**extra.pop("tags", {}), **out.tags}.items()}
+        self.telemetry_extra_ = extra
         if out.fallback:
             log.warning("%s: %s", type(self).__name__, out.fallback)
         X_res = pd.concat([X_in, X_new], axis=0, ignore_index=True)
         y_res = pd.concat([y_in, y_new], axis=0, ignore_index=True)
         y_res.name = y.name if isinstance(y, pd.Series) else y_in.name
         return X_res, y_res
+
+    def check_params(self) -> None:
+        """Check the constructor arguments (before any data is seen).
+
+        Raises scikit-learn's ``InvalidParameterError`` (a ``ValueError``), whose one sentence
+        names the parameter, what it must be and the value received.
+        """
+        self._validate_params()
 
     # -- hooks -------------------------------------------------------------------------
     def _n_requested(self, y: pd.Series) -> int:
@@ -176,7 +208,14 @@ class BaseOversampler(BaseEstimator):
         return X_new, y_new
 
     def telemetry(self) -> dict:
-        """The generator telemetry of the last ``fit_resample`` as a flat dict."""
+        """The generator telemetry of the last ``fit_resample``: numbers, plus ``tags`` (text).
+
+        The runner reads the two apart: :meth:`run_metrics` (floats) and ``tags_`` (strings).
+        """
+        return {**self.run_metrics(), "tags": dict(self.tags_)}
+
+    def run_metrics(self) -> dict[str, float]:
+        """The numeric telemetry of the last ``fit_resample``, as floats (what a run logs)."""
         out = {
             "n_requested": self.n_requested_,
             "n_generated": self.n_generated_,
@@ -184,6 +223,6 @@ class BaseOversampler(BaseEstimator):
             "n_repaired_cells": self.n_repaired_cells_,
             "fit_seconds": self.fit_seconds_,
             "sample_seconds": self.sample_seconds_,
+            **self.telemetry_extra_,
         }
-        out.update(self.telemetry_extra_)
-        return out
+        return {k: float(v) for k, v in out.items() if v is not None}

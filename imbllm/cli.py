@@ -6,25 +6,38 @@ Single run::
 
     imbllm-bench dataset=german method=smote_nc classifier=xgboost ratio=0.2 seed=0 protocol=published
 
-Sweep (``-m``) or a named experiment::
+Sweep (``-m``), a named experiment, or your own table::
 
     imbllm-bench -m dataset=german,fuel method=smote,adasyn seed=0,1,2
     imbllm-bench experiment=quickstart
+    imbllm-bench dataset=csv dataset.file=table.csv dataset.target=label method=smote
+
+Every configuration error is found before a run opens: the whole configuration of a single
+run, and every cell of a sweep (:class:`CheckSweep`, a Hydra callback that runs before the
+sweeper launches anything). It is printed as one sentence and the command exits with code 2,
+leaving the tracking store untouched.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import sys
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import hydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
-from imbllm.data import DatasetSpec, load_dataset
-from imbllm.runner import MethodSpec, ResampleCache, execute_run
-from imbllm.tracking import Tracker, code_version, run_key
+from imbllm.checks import CONFIG_ERROR_EXIT, ConfigError
+from imbllm.data import DatasetError, describe
+from imbllm.pipeline import dataset_for, run_spec
+from imbllm.runspec import RunSpec
+from imbllm.validate_run import BAD_INPUT, check_cell
 
 log = logging.getLogger("imbllm")
 
@@ -32,137 +45,151 @@ log = logging.getLogger("imbllm")
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
-def _container(node) -> dict:
-    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+@dataclass
+class Cell:
+    """A checked run: its spec and the factories of its sampler and classifier."""
+
+    spec: RunSpec
+    make_sampler: partial
+    make_classifier: partial
 
 
-def key_parts(cfg: DictConfig) -> dict:
-    """The configuration that decides a run's result (what resume compares)."""
-    parts = {
-        "dataset": cfg.dataset.name,
-        "method": _container(cfg.method),
-        "classifier": _container(cfg.classifier),
-        "protocol": cfg.protocol.mode,
-        "ratio": float(cfg.ratio),
-        "seed": int(cfg.seed),
-        "test_size": float(cfg.test_size),
-        "synthetic_metrics": _container(cfg.synthetic_metrics),
-    }
-    return parts
-
-
-_TRACKERS: dict[tuple[str, str], Tracker] = {}
-
-
-def _tracker(uri: str, experiment: str) -> Tracker:
-    # One client per store and experiment for the whole sweep (opening one checks the schema).
-    if (uri, experiment) not in _TRACKERS:
-        _TRACKERS[(uri, experiment)] = Tracker(uri, experiment)
-    return _TRACKERS[(uri, experiment)]
-
-
-def run(cfg: DictConfig) -> dict | None:
-    """Run (or skip, if already finished) the benchmark run that ``cfg`` describes."""
-    spec = DatasetSpec.from_dict(_container(cfg.dataset))
-    method_cfg = _container(cfg.method)
-    method = MethodSpec(
-        name=method_cfg["name"],
-        family=method_cfg.get("family", "classical"),
-        published_input=method_cfg.get("published_input", "original"),
-        train_on=method_cfg.get("train_on", "imbalanced"),
-    )
-    tracker = _tracker(cfg.tracking.uri, cfg.experiment_name)
-    parts = key_parts(cfg)
-    key = run_key(parts)
-    name = f"{spec.name}-{method.name}-{cfg.classifier.name}-{cfg.protocol.mode}-r{cfg.ratio}-s{cfg.seed}"
-    if not cfg.force:
-        done = tracker.finished(key)
-        if done:
-            log.info("skip %s: finished as run %s (force=true reruns)", name, done)
-            return None
-
-    dataset = load_dataset(spec, data_dir=cfg.data.dir, cache_dir=cfg.data.cache_dir)
-    params = {
-        "dataset": spec.name,
-        "method": method.name,
-        "classifier": cfg.classifier.name,
-        "protocol": cfg.protocol.mode,
-        "ratio": cfg.ratio,
-        "seed": cfg.seed,
-        "config": _container(cfg),
-    }
-    params["config"].pop("hydra", None)
-    tags = {
-        "dataset": spec.name,
-        "method": method.name,
-        "family": method.family,
-        "classifier": cfg.classifier.name,
-        "protocol": cfg.protocol.mode,
-        "code_version": code_version(),
-        "data_source": dataset.source,
-        "data_sha256": dataset.sha256,
-        "experiment": cfg.experiment_name,
-    }
-    if method.family == "llm":
-        tags["backbone"] = str(cfg.llm.name_or_path)
-        tags["budget"] = str(cfg.budget.name)
-    run_id = tracker.start(key, name, params, tags)
-    synth = None
-    if cfg.synthetic_metrics.enabled:
-        from imbllm.metrics.synthetic import synthetic_metrics
-
-        def synth(S, R, U, numeric, categorical):
-            return synthetic_metrics(
-                S, R, U, numeric, categorical, max_rows=cfg.synthetic_metrics.max_rows, random_state=int(cfg.seed)
-            )
-
-    t0 = time.perf_counter()
+def plain(cfg: DictConfig) -> dict:
+    """The resolved configuration as plain Python; an unset ``???`` value is a ConfigError."""
     try:
-        record = execute_run(
-            dataset,
-            method,
-            lambda: instantiate(cfg.method.sampler),
-            lambda: instantiate(cfg.classifier.model),
-            mode=cfg.protocol.mode,
-            seed=int(cfg.seed),
-            ratio=float(cfg.ratio),
-            test_size=float(cfg.test_size),
-            sampler_key=run_key({"sampler": method_cfg["sampler"], "train_on": method.train_on}),
-            cache=ResampleCache(cfg.paths.cache),
-            synthetic_metrics=synth,
-        )
-    except BaseException as exc:
-        tracker.fail(run_id, exc)
-        raise
-    record.metrics["run_seconds"] = time.perf_counter() - t0
-    tracker.finish(
-        run_id,
-        record.metrics,
-        record.tags,
-        {
-            "config.yaml": OmegaConf.to_yaml(cfg, resolve=True),
-            "synthetic.csv": record.synthetic.to_csv(index=False),
-        },
-    )
-    log.info(
-        "%s: f1_minority=%.4f roc_auc=%.4f f1_published=%.4f auc_published=%.4f (%.1fs)",
-        name,
-        record.metrics["f1_minority"],
-        record.metrics["roc_auc"],
-        record.metrics["f1_published"],
-        record.metrics["auc_published"],
-        record.metrics["run_seconds"],
-    )
-    return record.metrics
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        key = exc.full_key or "?"
+        raise ConfigError(key, "???", f"set it on the command line: {key}=<value>") from None
+
+
+def excluded(d: dict) -> bool:
+    """Whether the cell is outside its sweep (``sweep_exclude``, e.g. ``${grid.exclude}``)."""
+    names = {"dataset": d["dataset"]["name"], "method": d["method"]["name"],
+             "classifier": d["classifier"]["name"], "protocol": d["protocol"]["mode"], "seed": d["seed"]}
+    for rule in d.get("sweep_exclude") or []:
+        if all(str(names.get(k)) in str(v).split(",") for k, v in rule.items()):
+            return True
+    return False
+
+
+def build(cfg: DictConfig) -> Cell | None:
+    """Check one composed configuration and build its cell (None: outside the grid)."""
+    d = plain(cfg)
+    if excluded(d):
+        return None
+    spec = RunSpec.from_config(d)
+    cell = Cell(spec, partial(instantiate, d["method"]["sampler"], _convert_="all"),
+                partial(instantiate, d["classifier"]["model"]))
+    check_cell(cell.spec, cell.make_sampler, cell.make_classifier, dataset_for(spec))
+    return cell
+
+
+def _exit_with(exc: BaseException) -> None:
+    print(f"imbllm-bench: {exc}", file=sys.stderr)
+    raise SystemExit(CONFIG_ERROR_EXIT)
+
+
+def sweep_cells(config: DictConfig) -> list[list[str]]:
+    """The override list of every job the basic sweeper will launch for ``config``."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    node = config.hydra.sweeper.get("params")
+    params = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    overrides = OverridesParser.create().parse_overrides(args)
+    return BasicSweeper.split_arguments(overrides, None)[0]
+
+
+def _is_value(o, groups: set[str]) -> bool:
+    # A plain `key=value` on a config value (not a group choice, not hydra's, no +/~ prefix).
+    key = o.key_or_group
+    return o.package is None and not o.is_add() and not o.is_delete() and not o.is_force_add() \
+        and "/" not in key and not key.startswith("hydra") and key not in groups
+
+
+def cell_configs(config_name: str, cells: list[list[str]]):
+    """``(overrides, composed config)`` of every cell, composing each choice of groups once.
+
+    Cells that differ only in plain values (``seed=1``) share one composition, the values set
+    on a copy; composing is what costs (Hydra's defaults tree), not the copy.
+    """
+    from hydra import compose
+
+    parser = OverridesParser.create()
+    groups = {p.name for p in Path(CONF_DIR).iterdir() if p.is_dir()}
+    composed: dict[tuple, DictConfig] = {}
+    for overrides in cells:
+        parsed = parser.parse_overrides(overrides)
+        choice = tuple(o.input_line for o in parsed if not _is_value(o, groups))
+        try:
+            if choice not in composed:
+                composed[choice] = compose(config_name=config_name, overrides=list(choice))
+            cfg = composed[choice].copy()
+            for o in parsed:
+                if _is_value(o, groups):
+                    OmegaConf.update(cfg, o.key_or_group, o.value(), merge=False)
+        except Exception:  # let Hydra compose it whole and say what is wrong in its words
+            cfg = compose(config_name=config_name, overrides=overrides)
+        yield overrides, cfg
+
+
+class CheckSweep(Callback):
+    """Check every cell of a sweep before the first run opens (``hydra.callbacks``).
+
+    Runs at ``on_multirun_start``, before the sweeper or launcher starts anything, so a bad
+    cell anywhere in the grid stops the sweep with one sentence and exit code 2, on any
+    launcher. Datasets and estimator checks are shared between cells, so a large grid costs
+    about one composition per cell.
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+            log.warning("not checking the sweep's cells: only the basic sweeper's grid is known")
+            return
+        name = kwargs.get("config_name") or "config"
+        n = 0
+        for overrides, cfg in cell_configs(name, sweep_cells(config)):
+            try:
+                cell = build(cfg)
+            except BAD_INPUT as exc:
+                _exit_with(_in_cell(exc, overrides))
+            if cell is not None:
+                n += 1
+                _show_schema(cell.spec)
+        log.info("checked %d runs of the sweep", n)
+
+
+def _in_cell(exc: BaseException, overrides: list[str]) -> Exception:
+    return type(exc)(f"{exc} (in the sweep's cell {' '.join(overrides)})") if isinstance(exc, DatasetError) else exc
+
+
+_SHOWN: set[str] = set()
+
+
+def _show_schema(spec: RunSpec) -> None:
+    """Print what was inferred about an own table (once per table and process)."""
+    ds = dataset_for(spec)
+    if ds.report is not None and ds.path not in _SHOWN:
+        _SHOWN.add(ds.path)
+        print(describe(ds.spec, ds.report))
 
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     try:
-        run(cfg)
+        cell = build(cfg)
+    except BAD_INPUT as exc:
+        _exit_with(exc)
+    if cell is None:
+        log.info("skip: this cell is outside the sweep (sweep_exclude)")
+        return
+    _show_schema(cell.spec)
+    try:
+        run_spec(cell.spec, cell.make_sampler, cell.make_classifier)
     except Exception:
-        # The run is already marked FAILED in the store with its error. In a sweep, one failed
-        # run must not stop the others (continue_on_error=false restores fail-fast).
+        # The run is recorded FAILED with its error's sentence. In a sweep, one failed run must
+        # not stop the others (continue_on_error=false restores fail-fast).
         if not cfg.continue_on_error:
             raise
         log.exception("run failed (recorded as FAILED in the tracking store); the sweep goes on")

@@ -59,6 +59,7 @@ def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | Non
             "fallback": t.get("fallback"),
             "backbone": t.get("backbone"),
             "code_version": t.get("code_version"),
+            "command": t.get("command"),
             "rescored": t.get("synthetic_metrics_rescored"),
         }
         row.update(m)

@@ -1,19 +1,17 @@
-"""One benchmark run, without Hydra: split, oversample, classify, score (protocol.md §2).
+"""One benchmark run, without Hydra: split -> resample -> classify -> score (protocol.md §2).
 
-The Hydra entry point (:mod:`imbllm.cli`) builds the objects from YAML and calls
-:func:`execute_run`; scripts and tests call it directly.
+:func:`execute_run` reads top to bottom, one stage a function. Logging the result is the
+caller's (:func:`imbllm.pipeline.run_spec`, which the Hydra entry point calls); scripts and
+tests call :func:`execute_run` directly.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -23,103 +21,35 @@ from imbllm.data import Dataset
 from imbllm.encoding import classifier_frames, decode_ordinal, ordinal_per_frame
 from imbllm.metrics.classification import classification_metrics
 from imbllm.protocol import Split, make_split
+from imbllm.runspec import MethodSpec
+from imbllm.store import ResampleStore
 
 log = logging.getLogger(__name__)
-
-PUBLISHED_INPUTS = ("original", "ordinal", "ordinal_as_numeric")
-
-
-@dataclass
-class MethodSpec:
-    """A method as the benchmark sees it (``conf/method/<name>.yaml`` minus the sampler).
-
-    ``published_input`` says what the published protocol feeds the sampler: ``original``
-    values, ``ordinal`` per-frame codes with the categorical columns declared (SMOTE-NC and
-    the reference rows), or ``ordinal_as_numeric`` codes treated as continuous (SMOTE, ADASYN).
-    ``train_on="full_split"`` is the "balance" reference: the training split before the cut.
-    """
-
-    name: str
-    family: str = "classical"
-    published_input: str = "original"
-    train_on: str = "imbalanced"
-
-    def __post_init__(self):
-        if self.published_input not in PUBLISHED_INPUTS:
-            raise ValueError(
-                f"method {self.name!r}: published_input must be one of {PUBLISHED_INPUTS}, got "
-                f"{self.published_input!r}."
-            )
-        if self.train_on not in ("imbalanced", "full_split"):
-            raise ValueError(f"method {self.name!r}: train_on must be 'imbalanced' or 'full_split'.")
 
 
 @dataclass
 class RunRecord:
-    """Everything one run produced: metrics, tags and the synthetic minority rows."""
+    """Everything one run produced: metrics (numbers), tags (text), synthetic minority rows."""
 
     metrics: dict[str, float]
     tags: dict[str, str]
     synthetic: pd.DataFrame
-    timings: dict[str, float] = field(default_factory=dict)
 
 
-def frame_digest(*frames: pd.DataFrame | pd.Series) -> str:
-    """Content hash of frames (values, columns, dtypes): a cache key part."""
-    h = hashlib.sha256()
-    for f in frames:
-        h.update(pd.util.hash_pandas_object(f, index=False).to_numpy().tobytes())
-        if isinstance(f, pd.DataFrame):
-            meta = (list(f.columns), [str(t) for t in f.dtypes])
-        else:
-            meta = ([f.name], [str(f.dtype)])
-        h.update(repr(meta).encode())
-    return h.hexdigest()
+@dataclass
+class Resampled:
+    """The oversampled training set and what the sampler reported about making it."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    n_input: int
+    telemetry: dict[str, float]
+    tags: dict[str, str]
+    fallback: str | None
+    cache_hit: bool
 
 
-#: Code whose change must invalidate cached oversampled sets (the samplers and what they use).
-_CODE_PATHS = ("imbllm/base.py", "imbllm/schema.py", "imbllm/llm", "baselines")
-
-
-def code_digest() -> str:
-    """Hash of the oversamplers' source: a cached set made by older code is never reused."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for rel in _CODE_PATHS:
-        p = root / rel
-        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
-            h.update(str(f.relative_to(root)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-class ResampleCache:
-    """On-disk cache of oversampled training sets, keyed by sampler config and input content.
-
-    A CTGAN or LLM run is then paid once per (data, sampler, seed), not once per classifier.
-    The key includes :func:`code_digest`, so editing a sampler invalidates its entries. Writes
-    are atomic, so a killed run never leaves a half entry.
-    """
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-
-    def _path(self, key: str) -> Path:
-        return self.root / "resample" / f"{key}.joblib"
-
-    def get(self, key: str):
-        p = self._path(key)
-        return joblib.load(p) if p.exists() else None
-
-    def put(self, key: str, value) -> None:
-        p = self._path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(".tmp")
-        joblib.dump(value, tmp)
-        tmp.replace(p)
-
-
-def _sampler_input(split: Split, method: MethodSpec, mode: str, numeric, categorical):
+def _sampler_input(split: Split, method: MethodSpec, mode: str, categorical):
     """What the sampler is fitted on, and the categorical columns it is told about."""
     X = split.X_train if method.train_on == "full_split" else split.X_imb
     y = split.y_train if method.train_on == "full_split" else split.y_imb
@@ -130,65 +60,42 @@ def _sampler_input(split: Split, method: MethodSpec, mode: str, numeric, categor
     return X, y, list(categorical)
 
 
-def execute_run(
-    dataset: Dataset,
+def resample(
+    split: Split,
     method: MethodSpec,
-    make_sampler: Callable[[], BaseOversampler],
-    make_classifier: Callable[[], object],
+    make_sampler: Callable[..., BaseOversampler],
     *,
     mode: str,
+    categorical: list[str],
     seed: int,
-    ratio: float = 0.2,
-    test_size: float = 0.2,
     sampler_key: str = "",
-    cache: ResampleCache | None = None,
-    synthetic_metrics: Callable[..., dict] | None = None,
-) -> RunRecord:
-    """Run the protocol once and return its metrics, tags and synthetic rows.
-
-    Parameters
-    ----------
-    make_sampler, make_classifier : callables
-        Build a fresh oversampler / classifier (so a run never reuses fitted state).
-    sampler_key : str
-        Canonical text of the sampler's configuration; with ``cache`` it keys the resample
-        cache together with the content of the sampler's input.
-    synthetic_metrics : callable, optional
-        ``f(S, R, U, numeric, categorical) -> dict``, logged with the classification metrics.
-    """
-    numeric, categorical = list(dataset.spec.numeric), list(dataset.spec.categorical)
-    t0 = time.perf_counter()
-    split = make_split(dataset.X, dataset.y, seed=seed, ratio=ratio, test_size=test_size)
-    X_in, y_in, cats = _sampler_input(split, method, mode, numeric, categorical)
-
-    key = None
-    if cache is not None:
-        key = hashlib.sha256(
-            f"{sampler_key}|{cats}|{seed}|{frame_digest(X_in, y_in)}|{code_digest()}".encode()
-        ).hexdigest()[:32]
-    hit = cache.get(key) if key else None
+    store: ResampleStore | None = None,
+) -> Resampled:
+    """Stage 2: oversample the training split (or take the stored set made from the same input)."""
+    X_in, y_in, cats = _sampler_input(split, method, mode, categorical)
+    key = ResampleStore.address(sampler_key, cats, seed, X_in, y_in) if store is not None else None
+    hit = store.get(key) if key else None
     if hit is not None:
         X_res, y_res, telemetry, fallback, tags = hit
     else:
-        sampler = make_sampler()
-        sampler.set_params(categorical_features=cats)
+        sampler = make_sampler(categorical_features=cats)
         X_res, y_res = sampler.fit_resample(X_in, y_in)
-        telemetry = sampler.telemetry()
-        tags = telemetry.pop("tags", {}) or {}
-        telemetry = {k: float(v) for k, v in telemetry.items() if v is not None}
-        fallback = sampler.fallback_
+        telemetry, tags, fallback = sampler.run_metrics(), dict(sampler.tags_), sampler.fallback_
         if key:
-            cache.put(key, (X_res, y_res, telemetry, fallback, tags))
-    t1 = time.perf_counter()
+            store.put(key, (X_res, y_res, telemetry, fallback, tags))
+    return Resampled(X_res, y_res, len(X_in), telemetry, tags, fallback, hit is not None)
 
+
+def classify(split: Split, res: Resampled, make_classifier, numeric, categorical, mode: str, name: str) -> dict:
+    """Stage 3: train the classifier on the oversampled set, score the test split (§3)."""
     classes = split.classes
     code = {c: i for i, c in enumerate(classes)}
-    unknown = set(pd.unique(y_res)) - set(code)
+    unknown = set(pd.unique(res.y)) - set(code)
     if unknown:
-        raise RuntimeError(f"{method.name} returned labels {sorted(map(str, unknown))} not in {classes}.")
-    y_fit = y_res.map(code).to_numpy()
+        raise RuntimeError(f"{name} returned labels {sorted(map(str, unknown))} not in {classes}.")
+    y_fit = res.y.map(code).to_numpy()
     y_true = split.y_test.map(code).to_numpy()
-    Xtr, Xte = classifier_frames(X_res, split.X_test, numeric, categorical, mode)
+    Xtr, Xte = classifier_frames(res.X, split.X_test, numeric, categorical, mode)
     clf = make_classifier().fit(Xtr, y_fit)
     proba = clf.predict_proba(Xte)
     fitted = np.unique(y_fit)
@@ -197,14 +104,57 @@ def execute_run(
         full[:, fitted] = proba
         proba = full
     y_pred = predict_codes(proba, np.arange(len(classes)))
-    metrics = classification_metrics(y_true, y_pred, proba, code[split.minority], len(classes))
-    t2 = time.perf_counter()
+    return classification_metrics(y_true, y_pred, proba, code[split.minority], len(classes))
 
-    # The synthetic minority rows, in the original space (published codes decoded).
-    new = X_res.iloc[len(X_in):]
-    S = new[(y_res.iloc[len(X_in):] == split.minority).to_numpy()].reset_index(drop=True)
+
+def synthetic_minority(split: Split, res: Resampled, method: MethodSpec, mode: str, categorical) -> pd.DataFrame:
+    """The synthetic minority rows, in the original space (published codes decoded)."""
+    new = res.X.iloc[res.n_input:]
+    S = new[(res.y.iloc[res.n_input:] == split.minority).to_numpy()].reset_index(drop=True)
     if mode == "published" and method.published_input != "original":
-        S = decode_ordinal(S, split.X_train if method.train_on == "full_split" else split.X_imb, categorical)
+        seen = split.X_train if method.train_on == "full_split" else split.X_imb
+        S = decode_ordinal(S, seen, categorical)
+    return S
+
+
+def execute_run(
+    dataset: Dataset,
+    method: MethodSpec,
+    make_sampler: Callable[..., BaseOversampler],
+    make_classifier: Callable[[], object],
+    *,
+    mode: str,
+    seed: int,
+    ratio: float = 0.2,
+    test_size: float = 0.2,
+    sampler_key: str = "",
+    store: ResampleStore | None = None,
+    synthetic_metrics: Callable[..., dict] | None = None,
+) -> RunRecord:
+    """Run the protocol once and return its metrics, tags and synthetic rows.
+
+    Parameters
+    ----------
+    make_sampler : callable
+        ``make_sampler(categorical_features=[...])`` builds a fresh oversampler, told which
+        columns are categorical in what it will be fitted on.
+    make_classifier : callable
+        Builds a fresh classifier (so a run never reuses fitted state).
+    sampler_key : str
+        Canonical text of the sampler's configuration; with ``store`` it addresses the stored
+        oversampled set together with the content of the sampler's input.
+    synthetic_metrics : callable, optional
+        ``f(S, R, U, numeric, categorical) -> dict``, logged with the classification metrics.
+    """
+    numeric, categorical = list(dataset.spec.numeric), list(dataset.spec.categorical)
+    t0 = time.perf_counter()
+    split = make_split(dataset.X, dataset.y, seed=seed, ratio=ratio, test_size=test_size)
+    res = resample(split, method, make_sampler, mode=mode, categorical=categorical, seed=seed,
+                   sampler_key=sampler_key, store=store)
+    t1 = time.perf_counter()
+    metrics = classify(split, res, make_classifier, numeric, categorical, mode, method.name)
+    t2 = time.perf_counter()
+    S = synthetic_minority(split, res, method, mode, categorical)
     # "balance" trains on other real rows, not synthetic ones: nothing to judge. "standard" has
     # no synthetic rows, but its dum_reference (real minority vs unseen minority) is the baseline.
     if synthetic_metrics is not None and method.train_on == "imbalanced":
@@ -213,8 +163,7 @@ def execute_run(
         metrics.update(synthetic_metrics(S, R, U, numeric, categorical))
     t3 = time.perf_counter()
 
-    telemetry.setdefault("n_requested", 0.0)
-    metrics.update(telemetry)
+    metrics.update({"n_requested": 0.0, **res.telemetry})
     metrics.update(
         {
             "n_train_minority": float((split.y_imb == split.minority).sum()),
@@ -222,12 +171,10 @@ def execute_run(
             "resample_seconds": t1 - t0,
             "classify_seconds": t2 - t1,
             "synthetic_metrics_seconds": t3 - t2,
-            "resample_cache_hit": float(hit is not None),
+            "resample_cache_hit": float(res.cache_hit),
         }
     )
-    tags = dict(tags)
-    tags["fallback"] = fallback or "none"
-    tags["minority_class"] = str(split.minority)
+    tags = {**res.tags, "fallback": res.fallback or "none", "minority_class": str(split.minority)}
     synthetic = S.copy()
     synthetic[dataset.spec.target] = split.minority
     return RunRecord(metrics=metrics, tags=tags, synthetic=synthetic)

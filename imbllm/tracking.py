@@ -1,45 +1,49 @@
 """MLflow logging of benchmark runs, with resume.
 
 One MLflow run per (dataset, method, classifier, ratio, seed, protocol). Each carries the tag
-``run_key``, a hash of the resolved configuration that decides the result; a sweep launched
-again skips keys that already have a FINISHED run, so an interrupted sweep resumes where it
-stopped. A run is opened before the work starts and closed FAILED (with the error) if the work
-raises, so nothing is lost silently.
+``run_key`` (:func:`imbllm.runspec.run_key`: what decides the result) and ``key_version``; a
+sweep launched again skips keys that already have a FINISHED run, so an interrupted sweep
+resumes where it stopped. Runs logged under an older key version are recognised from the
+configuration they logged (:func:`imbllm.runspec.key_from_logged_params`). A run is opened
+once its configuration has been checked and closed FAILED, with the error's sentence as the
+tag ``error``, if the work raises, so nothing is lost silently.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import re
 import subprocess
 import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from imbllm.runspec import flatten
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URI = "sqlite:///results/mlruns.db"
 
 
-def run_key(parts: dict) -> str:
-    """Stable hash of the configuration parts that decide a run's result."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+@dataclass(frozen=True)
+class RunTags:
+    """The text that identifies a run in the store (metrics are numbers, logged apart)."""
 
+    run_key: str
+    key_version: str
+    experiment: str
+    dataset: str
+    method: str
+    family: str
+    classifier: str
+    protocol: str
+    code_version: str
+    command: str
 
-def flatten(d: dict, prefix: str = "") -> dict[str, str]:
-    """``{"a": {"b": 1}} -> {"a.b": "1"}``, values as strings (MLflow params)."""
-    out: dict[str, str] = {}
-    for k, v in d.items():
-        # MLflow keys allow only alphanumerics and _ - . space : / (class names like "<=50K" do not).
-        name = re.sub(r"[^\w\-. :/]", "_", f"{prefix}{k}")
-        if isinstance(v, dict):
-            out.update(flatten(v, name + "."))
-        else:
-            out[name] = str(v)
-    return out
+    def as_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items()}
 
 
 @lru_cache(maxsize=1)
@@ -79,8 +83,17 @@ def _retry(fn, *args, attempts: int = 20, **kwargs):
 class Tracker:
     """Thin wrapper over the MLflow client for one experiment."""
 
-    def __init__(self, uri: str | None = None, experiment_name: str = "adhoc"):
+    def __init__(
+        self,
+        uri: str | None = None,
+        experiment_name: str = "adhoc",
+        legacy_key: Callable[[dict[str, str]], str | None] | None = None,
+    ):
         import mlflow
+
+        #: Maps the params of a run logged under an older key version to its current key.
+        self.legacy_key = legacy_key
+        self._legacy: dict[str, str] | None = None
 
         self.uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
         _ensure_sqlite_dir(self.uri)
@@ -98,17 +111,40 @@ class Tracker:
         self.experiment_name = experiment_name
 
     def finished(self, key: str) -> str | None:
-        """The run id of a FINISHED run with this key, if any."""
+        """The run id of a FINISHED run with this key (or an older run that maps to it)."""
         runs = _retry(
             self.client.search_runs,
             [self.experiment_id],
             filter_string=f"tags.run_key = '{key}' and attributes.status = 'FINISHED'",
             max_results=1,
         )
-        return runs[0].info.run_id if runs else None
+        if runs:
+            return runs[0].info.run_id
+        return self._legacy_index().get(key)
 
-    def start(self, key: str, name: str, params: dict, tags: dict) -> str:
-        run = _retry(self.client.create_run, self.experiment_id, run_name=name, tags={"run_key": key, **tags})
+    def _legacy_index(self) -> dict[str, str]:
+        # Read once per tracker: finished runs without a key_version, under their current key.
+        if self._legacy is None:
+            self._legacy = {}
+            if self.legacy_key is not None:
+                token = None
+                while True:
+                    page = _retry(self.client.search_runs, [self.experiment_id],
+                                  filter_string="attributes.status = 'FINISHED'",
+                                  max_results=1000, page_token=token)
+                    for run in page:
+                        if "key_version" not in run.data.tags:
+                            key = self.legacy_key(run.data.params)
+                            if key:
+                                self._legacy.setdefault(key, run.info.run_id)
+                    token = page.token
+                    if not token:
+                        break
+        return self._legacy
+
+    def start(self, tags: RunTags, name: str, params: dict) -> str:
+        """Open a RUNNING run with its identifying tags and flattened params; its id."""
+        run = _retry(self.client.create_run, self.experiment_id, run_name=name, tags=tags.as_dict())
         rid = run.info.run_id
         from mlflow.entities import Param
 
@@ -117,7 +153,9 @@ class Tracker:
             _retry(self.client.log_batch, rid, params=items[i : i + 100])
         return rid
 
-    def finish(self, run_id: str, metrics: dict, tags: dict, artifacts: dict[str, str | bytes]) -> None:
+    def finish(self, run_id: str, metrics: dict[str, float], tags: dict[str, str],
+               artifacts: dict[str, str | bytes]) -> None:
+        """Log what the run produced and close it FINISHED."""
         import time as _time
 
         from mlflow.entities import Metric, RunTag
@@ -135,5 +173,8 @@ class Tracker:
         _retry(self.client.set_terminated, run_id, "FINISHED")
 
     def fail(self, run_id: str, error: BaseException) -> None:
-        _retry(self.client.set_tag, run_id, "error", f"{type(error).__name__}: {error}"[:5000])
+        """Close the run FAILED; its error's sentence is the tag ``error``."""
+        sentence = str(error).strip() or type(error).__name__
+        _retry(self.client.set_tag, run_id, "error", sentence[:5000])
+        _retry(self.client.set_tag, run_id, "error_type", type(error).__name__)
         _retry(self.client.set_terminated, run_id, "FAILED")

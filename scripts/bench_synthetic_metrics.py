@@ -27,7 +27,8 @@ def bench_runs(dataset: str, seeds: list[int], modes: list[str], max_rows: int |
     from imbllm.classifiers import XGBoost
     from imbllm.data import load_dataset
     from imbllm.metrics.synthetic import synthetic_metrics
-    from imbllm.runner import MethodSpec, execute_run
+    from imbllm.runner import execute_run
+    from imbllm.runspec import MethodSpec
 
     data = load_dataset(dataset)
     method = MethodSpec("smote_nc", published_input="ordinal")
@@ -81,7 +82,9 @@ def bench_sweep(dataset: str, seeds: list[int], classifiers: list[str], max_rows
     from imbllm.classifiers import CatBoost, XGBoost
     from imbllm.data import load_dataset
     from imbllm.metrics.synthetic import synthetic_metrics
-    from imbllm.runner import MethodSpec, ResampleCache, execute_run
+    from imbllm.runner import execute_run
+    from imbllm.runspec import MethodSpec
+    from imbllm.store import ResampleStore
 
     data = load_dataset(dataset)
     methods = {  # name: (sampler class, published_input, train_on)
@@ -95,7 +98,7 @@ def bench_sweep(dataset: str, seeds: list[int], classifiers: list[str], max_rows
     make_clf = {"xgboost": XGBoost, "catboost": CatBoost}
     totals: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        cache = ResampleCache(tmp)
+        store = ResampleStore(tmp)
         for seed in seeds:
             for name, (cls, published_input, train_on) in methods.items():
                 for mode in ("published", "corrected"):
@@ -107,7 +110,7 @@ def bench_sweep(dataset: str, seeds: list[int], classifiers: list[str], max_rows
                             data, MethodSpec(name, published_input=published_input,
                                              train_on=train_on),
                             partial(cls, **kwargs), partial(make_clf[clf], random_state=seed),
-                            mode=mode, seed=seed, cache=cache,
+                            mode=mode, seed=seed, store=store,
                             sampler_key=f"{name}|{sorted(kwargs.items())}",
                             synthetic_metrics=partial(synthetic_metrics, max_rows=max_rows,
                                                       random_state=seed),

@@ -7,8 +7,8 @@
 
 For each experiment, protocol mode and classifier: one markdown table per metric (datasets x
 methods, mean (std) over seeds with the population std, 4 decimals, best per dataset in bold,
-an average-rank row), under ``results/tables/<experiment>/``. Each file names the command that
-made the runs and the sweep's wall time, both read from the store.
+an average-rank row), under ``results/tables/<experiment>/``. Each file names the commands that
+made its runs (each run's ``command`` tag) and the sweep's wall time, both read from the store.
 """
 
 from __future__ import annotations
@@ -27,17 +27,16 @@ METRICS = {
     "published": ["f1_published", "auc_published", "accuracy"],
     "corrected": ["f1_minority", "roc_auc", "f1_macro", "pr_auc", "balanced_accuracy", "g_mean", "mcc"],
 }
-SWEEP_COMMANDS = {
-    "quickstart": "make run  (imbllm-bench experiment=quickstart)",
-    "paper_classical": "imbllm-bench experiment=paper_classical",
-    # The LLM rows were run in parts (2 CPU cores); the resolved config of every run is in
-    # the store and the code versions are listed in each table.
-    "paper_llm": "imbllm-bench experiment=paper_llm method=imbllm,great,taptap,pred_llm "
-    "(both protocols) and imbllm-bench experiment=paper_llm protocol=corrected "
-    "method=imbllm_no_feature_prompt,imbllm_random_perm,imbllm_no_interp, run in parts "
-    "(by seed, protocol and dataset) as two sweeps side by side, OMP_NUM_THREADS=1",
-    "paper": "imbllm-bench experiment=paper",
-}
+
+
+def sweep_commands(runs) -> str:
+    """The commands that made these runs, most runs first, as the store recorded them."""
+    if "command" not in runs or runs["command"].isna().all():
+        return "not recorded (runs logged before the command tag)"
+    counts = runs["command"].dropna().value_counts()
+    text = "; ".join(f"`{c}`" for c in counts.index[:3])
+    more = len(counts) - 3
+    return text + (f" and {more} more" if more > 0 else "")
 
 
 def wall_time(runs) -> str:
@@ -65,7 +64,7 @@ def write_tables(runs, out_dir: Path, experiment: str, echo: bool = False) -> li
                 f"# {metric} — {experiment}, protocol={mode}, classifier={clf}\n\n"
                 f"Mean (population std) over seeds {seeds}, ratio {ratios}; "
                 "best per dataset in bold (the 'balance' reference excluded).\n"
-                f"Runs: `{SWEEP_COMMANDS.get(experiment, f'imbllm-bench experiment={experiment}')}`; "
+                f"Runs: {sweep_commands(part)}; "
                 f"this file: `python scripts/make_tables.py --experiment {experiment}`.\n"
                 f"Sweep wall time: {wall_time(part)}. Code versions: "
                 f"{', '.join(sorted(part['code_version'].dropna().unique()))}. "

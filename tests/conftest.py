@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+#: Fixtures shared by test modules: ``fresh_store`` (tests/stores.py).
+pytest_plugins = ["stores"]
+
 
 @pytest.fixture(scope="session")
 def mirror_dir() -> Path:

@@ -90,7 +90,7 @@ def test_auto_strategy_oversamples_every_non_majority_class():
 
 def test_bad_strategy_message():
     X, y = toy_table()
-    with pytest.raises(ValueError, match="sampling_strategy must be 'minority' or 'auto'"):
+    with pytest.raises(ValueError, match="'sampling_strategy' parameter of SMOTE must be a str among"):
         SMOTE(sampling_strategy="half").fit_resample(X, y)
 
 
@@ -158,3 +158,46 @@ def test_imbllm_interpolation_is_not_truncated_on_integer_columns():
     rows, fallback = interpolate_minority(X, y, "yes", 40, ["a", "b"], ["c"], 0)
     assert fallback is None and len(rows) == 40
     assert (np.mod(rows.to_numpy(), 1) != 0).any()  # 2-decimal values between the grid points
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES) + ["standard"])
+def test_every_oversampler_refuses_a_continuous_target(name):
+    X, y = toy_table()
+    make = FACTORIES.get(name, Standard)
+    cont = pd.Series(np.linspace(0.5, 99.5, len(y)), name="price")
+    with pytest.raises(ValueError, match=r"y is a continuous target \(e\.g\. 0\.5\), not class labels"):
+        make().fit_resample(X, cont)
+
+
+@pytest.mark.parametrize("cls, bad, message", [
+    (SMOTE, {"k_neighbors": 0}, "'k_neighbors' parameter of SMOTE must be an int in the range"),
+    (ADASYN, {"n_neighbors": -2}, "'n_neighbors' parameter of ADASYN must be an int"),
+    (CTGAN, {"epochs": 0}, "'epochs' parameter of CTGAN must be an int"),
+    (SMOTENC, {"random_state": -1}, "'random_state' parameter of SMOTENC must be"),
+])
+def test_constructor_arguments_are_checked_before_any_data(cls, bad, message):
+    with pytest.raises(ValueError, match=message):
+        cls(**bad).check_params()
+
+
+def _separated(n_major=60, n_minor=12, gap=1000.0):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": np.r_[rng.normal(0, 1, n_major), rng.normal(gap, 1, n_minor)],
+                      "b": np.r_[rng.normal(0, 1, n_major), rng.normal(gap, 1, n_minor)]})
+    return X, pd.Series(["no"] * n_major + ["yes"] * n_minor)
+
+
+def test_adasyn_falls_back_to_smote_when_the_data_leave_it_no_weights():
+    from imblearn import over_sampling
+
+    X, y = _separated()  # every minority row's 5 neighbours are minority rows
+    with pytest.raises(RuntimeError):  # what imbalanced-learn itself does with these data
+        over_sampling.ADASYN(random_state=0).fit_resample(X, y)
+    s = ADASYN(random_state=0)
+    _, yr = s.fit_resample(X, y)
+    assert s.fallback_.startswith("ADASYN could not weight its seeds: no row of class 'yes'")
+    assert (yr == "yes").sum() == 60  # SMOTE's exact count
+    X2, y2 = _separated(gap=0.5)  # overlapping classes: ADASYN proper, no fallback
+    s2 = ADASYN(random_state=0)
+    s2.fit_resample(X2, y2)
+    assert s2.fallback_ is None

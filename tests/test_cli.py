@@ -9,6 +9,7 @@ from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
 
 import imbllm.cli as cli
+import imbllm.pipeline as pipeline
 from imbllm.results import format_table, load_runs, summary_table
 
 CONF = str(Path(cli.CONF_DIR))
@@ -42,10 +43,16 @@ def test_unknown_method_lists_the_valid_ones():
     assert "smote_nc" in str(err.value) and "Available options" in str(err.value)
 
 
+def run(cfg):
+    """What the entry point does with one composed config: check it, then run it."""
+    cell = cli.build(cfg)
+    return pipeline.run_spec(cell.spec, cell.make_sampler, cell.make_classifier)
+
+
 @pytest.fixture
-def store(tmp_path, mirror_dir):
+def store(tmp_path, mirror_dir, fresh_store):
     return [
-        f"tracking.uri=sqlite:///{tmp_path}/mlruns.db",
+        f"tracking.uri={fresh_store}",
         f"paths.cache={tmp_path}/cache",
         f"data.dir={mirror_dir}",
         "dataset=fuel",
@@ -55,7 +62,7 @@ def store(tmp_path, mirror_dir):
 
 def test_killed_sweep_resumes_without_redoing_finished_runs(store, monkeypatch):
     grid = [[f"method={m}", f"seed={s}"] for m in ("standard", "smote") for s in (0, 1)]
-    real = cli.execute_run
+    real = pipeline.execute_run
     calls = []
 
     def dying(*a, **k):
@@ -64,15 +71,15 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(store, monkeypatch):
             raise KeyboardInterrupt  # the sweep is killed during its third run
         return real(*a, **k)
 
-    monkeypatch.setattr(cli, "execute_run", dying)
+    monkeypatch.setattr(pipeline, "execute_run", dying)
     with pytest.raises(KeyboardInterrupt):
         for o in grid:
-            cli.run(_cfg(store + o))
+            run(_cfg(store + o))
     uri = store[0].split("=", 1)[1]
     assert len(load_runs(uri)) == 2  # two finished; the killed one is FAILED, not FINISHED
 
     calls.clear()
-    results = [cli.run(_cfg(store + o)) for o in grid]
+    results = [run(_cfg(store + o)) for o in grid]
     assert len(calls) == 2  # only the killed run and the one never started
     assert results[0] is None and results[1] is None  # skipped
     runs = load_runs(uri)
@@ -80,18 +87,19 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(store, monkeypatch):
     assert runs["f1_minority"].between(0, 1).all()
     # force=true reruns a finished run
     calls.clear()
-    cli.run(_cfg(store + grid[0] + ["force=true"]))
+    run(_cfg(store + grid[0] + ["force=true"]))
     assert len(calls) == 1
 
 
 def test_run_logs_metrics_tags_and_artifacts(store):
-    metrics = cli.run(_cfg(store + ["method=smote_nc", "protocol=published"]))
+    metrics = run(_cfg(store + ["method=smote_nc", "protocol=published"]))
     for k in ("f1_published", "auc_published", "f1_minority", "roc_auc", "pr_auc", "n_requested", "n_generated", "dum"):
         assert k in metrics
     assert metrics["n_generated"] == metrics["n_requested"] == metrics["n_gen"]
     runs = load_runs(store[0].split("=", 1)[1])
     row = runs.iloc[0]
     assert row["protocol"] == "published" and row["fallback"] == "none"
+    assert row["command"].split()[0] in ("imbllm-bench", "OMP_NUM_THREADS=1")  # how it was launched
     import mlflow
 
     path = mlflow.artifacts.download_artifacts(run_id=row["run_id"], artifact_path="synthetic.csv", tracking_uri=store[0].split("=", 1)[1])
@@ -120,3 +128,14 @@ def test_table_mean_std_rank_and_best():
     mean, std, rank = summary_table(one, "f1")
     assert std.isna().all().all()
     assert "| a | 0.9000 (1 seed) | 0.5000 (1 seed) | **0.6000 (1 seed)** |" in format_table(mean, std, rank)
+
+
+def test_tables_name_the_commands_the_store_recorded():
+    import sys
+
+    sys.path.insert(0, str(Path(CONF).parent / "scripts"))
+    from make_tables import sweep_commands
+
+    runs = pd.DataFrame({"command": ["imbllm-bench -m experiment=x"] * 3 + ["imbllm-bench -m experiment=x seed=3"]})
+    assert sweep_commands(runs) == "`imbllm-bench -m experiment=x`; `imbllm-bench -m experiment=x seed=3`"
+    assert sweep_commands(runs.assign(command=None)).startswith("not recorded")

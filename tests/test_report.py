@@ -105,6 +105,7 @@ def test_every_figure_is_written_and_stale_ones_removed(planted):
     assert (out / "figures" / "keep_me.png").exists()
 
 
+@pytest.mark.slow
 def test_report_is_reproducible(planted, tmp_path):
     _, md = planted
     # The same store read back in another order gives the same text.
@@ -119,6 +120,7 @@ def test_bad_requests_are_explained(tmp_path):
         build_report(make_runs(n_datasets=2), tmp_path, ReportOptions(ratio=0.5))
 
 
+@pytest.mark.slow
 def test_embeddings_use_the_rebuilt_split_and_each_runs_rows(tmp_path):
     runs = make_runs(n_datasets=2, seeds=(1, 2))
     calls = {"real": [], "synthetic": []}
@@ -144,9 +146,9 @@ def test_embeddings_use_the_rebuilt_split_and_each_runs_rows(tmp_path):
                if p.name.startswith("embedding_"))
 
 
-def test_make_report_reads_a_real_store(tmp_path, mirror_dir, monkeypatch):
+def test_make_report_reads_a_real_store(tmp_path, mirror_dir, monkeypatch, fresh_store):
     monkeypatch.setenv("IMBLLM_DATA_DIR", str(mirror_dir))
-    uri = f"sqlite:///{tmp_path}/mlruns.db"
+    uri = fresh_store
     _log_fake_store(uri, tmp_path)
     spec = importlib.util.spec_from_file_location("make_report", ROOT / "scripts" / "make_report.py")
     module = importlib.util.module_from_spec(spec)

@@ -8,6 +8,7 @@ the built table), so a wrong or corrupted file fails loudly instead of skewing r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -17,16 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imbllm.data.errors import DatasetError
+from imbllm.data.infer import infer_table, read_table
 from imbllm.data.spec import DatasetSpec, get_spec
 
 log = logging.getLogger(__name__)
 
 ENV_DATA_DIR = "IMBLLM_DATA_DIR"
 ENV_CACHE_DIR = "IMBLLM_CACHE_DIR"
-
-
-class DatasetError(RuntimeError):
-    """A dataset could not be found, fetched or verified."""
 
 
 @dataclass
@@ -36,9 +35,11 @@ class Dataset:
     spec: DatasetSpec
     X: pd.DataFrame
     y: pd.Series
-    source: str  # "local" | "openml-cache" | "openml"
+    source: str  # "local" | "openml-cache" | "openml" | "csv"
     path: str
     sha256: str
+    #: What was inferred for an own table (rows read and dropped, classes, minority); else None.
+    report: dict | None = None
 
     @property
     def name(self) -> str:
@@ -110,8 +111,9 @@ def verify_table(X: pd.DataFrame, y: pd.Series, spec: DatasetSpec, where: str) -
         )
 
 
-def _from_local(spec: DatasetSpec, data_dir: Path) -> Dataset | None:
-    path = data_dir / spec.filename
+def _from_local(spec: DatasetSpec, data_dir: Path | None) -> Dataset | None:
+    # A frozen own table names its file by absolute path; the paper's ten by name in data_dir.
+    path = Path(spec.filename) if Path(spec.filename).is_absolute() else data_dir / spec.filename
     if not path.exists():
         return None
     digest = sha256_of(path)
@@ -147,6 +149,49 @@ def _from_openml(spec: DatasetSpec, cache_dir: Path, client=None) -> Dataset:
     return Dataset(spec, X, y, source, str(cached), sha256_of(cached))
 
 
+def resolve_file(spec: DatasetSpec, data_dir: str | Path | None = None) -> Path:
+    """Where an own table's file is: as given (absolute or from the working folder), else in
+    the data folder."""
+    p = Path(str(spec.file)).expanduser()
+    if p.is_absolute() or p.exists() or data_dir is None:
+        return p
+    return Path(data_dir) / p
+
+
+def _own_table(spec: DatasetSpec, data_dir, cache_dir, client) -> Dataset:
+    if spec.source == "csv":
+        path = resolve_file(spec, data_dir or default_data_dir())
+        raw, source = read_table(path), "csv"
+    else:  # openml: the table as OpenML serves it, cached as CSV
+        from imbllm.data.openml_source import fetch_openml_frame
+
+        path = Path(cache_dir or default_cache_dir()) / f"openml_{spec.openml_id}.csv"
+        source = "openml-cache"
+        if not path.exists():
+            frame, default_target = fetch_openml_frame(spec.openml_id, client=client)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # OpenML's default target, kept beside the table for the next (offline) load.
+            path.with_suffix(".target").write_text(str(default_target or "").split(",")[0])
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            frame.to_csv(tmp, index=False)
+            tmp.replace(path)
+            source = "openml"
+        raw = read_table(path, key="dataset.openml_id")
+        named = path.with_suffix(".target")
+        if spec.target is None and named.exists() and named.read_text():
+            spec = dataclasses.replace(spec, target=named.read_text())
+    if spec.target is None:
+        raise DatasetError(f"dataset.target is not set for {spec.name!r}; name the label column, e.g. dataset.target=class.")
+    digest = sha256_of(path)
+    if spec.sha256 and digest != spec.sha256:
+        raise DatasetError(
+            f"dataset.sha256={spec.sha256[:12]}… does not match {path} (checksum {digest[:12]}…); "
+            "the file changed since the spec was written: restore it or drop dataset.sha256.")
+    spec = dataclasses.replace(spec, sha256=digest, file=str(path))
+    spec, X, y, report = infer_table(raw, spec)
+    return Dataset(spec, X, y, source, str(path), digest, report)
+
+
 def load_dataset(
     name: str | DatasetSpec,
     data_dir: str | Path | None = None,
@@ -168,9 +213,11 @@ def load_dataset(
     ((1338, 6), {'low': 712, 'high': 626})
     """
     spec = name if isinstance(name, DatasetSpec) else get_spec(name)
+    if spec.inferred:
+        return _own_table(spec, data_dir, cache_dir, openml_client)
     tried = []
     local = Path(data_dir) if data_dir else default_data_dir()
-    if local is not None:
+    if local is not None or Path(spec.filename).is_absolute():
         ds = _from_local(spec, local)
         if ds is not None:
             return ds

@@ -238,3 +238,12 @@ def fetch_openml_table(spec: DatasetSpec, client=None) -> pd.DataFrame:
     table = _finish(BUILDERS[spec.name](frame.copy()), spec.name)
     log.info("OpenML %d mapped to %r: %d rows.", spec.openml_id, spec.name, len(table))
     return table
+
+
+def fetch_openml_frame(openml_id: int, client=None) -> tuple[pd.DataFrame, str | None]:
+    """One OpenML dataset as served (an own table, ``dataset=openml``) and its default target."""
+    client = _openml_client() if client is None else client
+    log.info("Downloading OpenML dataset %d.", openml_id)
+    dataset = client.datasets.get_dataset(openml_id, download_data=True)
+    frame = dataset.get_data(dataset_format="dataframe", target=None)[0]
+    return frame, getattr(dataset, "default_target_attribute", None)

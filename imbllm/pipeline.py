@@ -1,0 +1,118 @@
+"""One run from its spec to the tracking store: skip if finished, load, run, log.
+
+:func:`run_spec` is where a run is looked up by its key, opened (RUNNING), and closed FINISHED
+or FAILED. The work between is :func:`imbllm.runner.execute_run` (split -> resample ->
+classify -> score). No Hydra here: the entry point hands over a checked :class:`RunSpec` and
+two factories that build the sampler and the classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+
+import yaml
+
+from imbllm.data import Dataset, load_dataset
+from imbllm.runner import execute_run
+from imbllm.runspec import KEY_VERSION, RunSpec, digest, key_from_logged_params, run_key
+from imbllm.store import ResampleStore
+from imbllm.tracking import RunTags, Tracker, code_version
+
+log = logging.getLogger(__name__)
+
+_TRACKERS: dict[tuple[str, str], Tracker] = {}
+_DATASETS: dict[tuple, Dataset] = {}
+
+
+def tracker_for(spec: RunSpec) -> Tracker:
+    """One client per store and experiment for the whole process (opening one checks the schema)."""
+    k = (spec.tracking_uri, spec.experiment)
+    if k not in _TRACKERS:
+        _TRACKERS[k] = Tracker(spec.tracking_uri, spec.experiment, legacy_key=key_from_logged_params)
+    return _TRACKERS[k]
+
+
+def dataset_for(spec: RunSpec) -> Dataset:
+    """The run's table, loaded and verified once per process (a sweep shares it)."""
+    k = (repr(spec.dataset), spec.data_dir, spec.data_cache_dir)
+    if k not in _DATASETS:
+        _DATASETS[k] = load_dataset(spec.dataset, data_dir=spec.data_dir, cache_dir=spec.data_cache_dir)
+    return _DATASETS[k]
+
+
+def launch_command() -> str:
+    """How this process was started, as a user would type it (thread setting included)."""
+    threads = os.environ.get("OMP_NUM_THREADS")
+    prefix = f"OMP_NUM_THREADS={threads} " if threads else ""
+    return prefix + " ".join(["imbllm-bench", *sys.argv[1:]])
+
+
+def _synthetic_metrics(spec: RunSpec):
+    if not spec.synthetic_metrics:
+        return None
+    from imbllm.metrics.synthetic import synthetic_metrics
+
+    def score(S, R, U, numeric, categorical):
+        return synthetic_metrics(S, R, U, numeric, categorical, max_rows=spec.synthetic_max_rows,
+                                 random_state=spec.seed)
+
+    return score
+
+
+def run_spec(
+    spec: RunSpec,
+    make_sampler: Callable,
+    make_classifier: Callable,
+    *,
+    tracker: Tracker | None = None,
+    command: str | None = None,
+) -> dict | None:
+    """Run (or skip, if its key already FINISHED) one benchmark run; its metrics, or None."""
+    tracker = tracker or tracker_for(spec)
+    key = run_key(spec)
+    if not spec.force:
+        done = tracker.finished(key)
+        if done:
+            log.info("skip %s: finished as run %s (force=true reruns)", spec.name, done)
+            return None
+    dataset = dataset_for(spec)
+    spec = spec.with_dataset(dataset.spec)  # an own table's columns and counts, as inferred
+    tags = RunTags(
+        run_key=key, key_version=KEY_VERSION, experiment=spec.experiment, dataset=spec.dataset.name,
+        method=spec.method.name, family=spec.method.family, classifier=spec.classifier,
+        protocol=spec.protocol, code_version=code_version(), command=command or launch_command(),
+    )
+    params = {"dataset": spec.dataset.name, "method": spec.method.name, "classifier": spec.classifier,
+              "protocol": spec.protocol, "ratio": spec.ratio, "seed": spec.seed, "config": spec.config}
+    run_id = tracker.start(tags, spec.name, params)
+    t0 = time.perf_counter()
+    try:
+        record = execute_run(
+            dataset, spec.method, make_sampler, make_classifier, mode=spec.protocol, seed=spec.seed,
+            ratio=spec.ratio, test_size=spec.test_size,
+            sampler_key=digest({"sampler": spec.sampler_config, "train_on": spec.method.train_on}),
+            store=ResampleStore(spec.cache_dir), synthetic_metrics=_synthetic_metrics(spec),
+        )
+    except BaseException as exc:
+        tracker.fail(run_id, exc)
+        raise
+    record.metrics["run_seconds"] = time.perf_counter() - t0
+    data_tags = {"data_source": dataset.source, "data_sha256": dataset.sha256}
+    if dataset.report is not None:
+        data_tags.update(data_rows_dropped=str(dataset.report["rows_dropped_missing"]),
+                         data_rows=str(dataset.report["rows"]))
+    artifacts = {
+        "config.yaml": yaml.safe_dump(spec.config, sort_keys=False),
+        "dataset.yaml": yaml.safe_dump(spec.dataset.to_dict(), sort_keys=False),
+        "synthetic.csv": record.synthetic.to_csv(index=False),
+    }
+    tracker.finish(run_id, record.metrics, {**record.tags, **data_tags}, artifacts)
+    m = record.metrics
+    log.info("%s: f1_minority=%.4f roc_auc=%.4f f1_published=%.4f auc_published=%.4f (%.1fs)",
+             spec.name, m["f1_minority"], m["roc_auc"], m["f1_published"], m["auc_published"],
+             m["run_seconds"])
+    return m
