@@ -65,11 +65,10 @@ def _old_params(cfg) -> dict[str, str]:
     return {k: v[:6000] for k, v in flatten({**cell, "config": d}).items()}
 
 
-@pytest.mark.parametrize("experiment, extra", [
-    ("paper_classical", []),
-    # The committed paper_llm runs were made with an absolute cache folder.
-    ("paper_llm", ["paths.cache=/work/main/results/cache"]),
-])
+# Only the classical grid: the committed paper_llm runs came from the engine before its
+# pretraining stage and constrained decoding, a different result by design (the engine's
+# code digest and defaults changed); they stay the from-scratch record and are not mapped.
+@pytest.mark.parametrize("experiment, extra", [("paper_classical", [])])
 def test_committed_runs_map_to_the_new_key(experiment, extra):
     records = pd.read_csv(RUNS / f"{experiment}.csv.gz")
     # One run per method, the protocol alternating between methods (where the method has it).
