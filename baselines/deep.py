@@ -15,16 +15,11 @@ import pandas as pd
 from sklearn.utils._param_validation import Interval
 
 from imbllm.base import BaseOversampler, Generated
+from imbllm.optional import require
 
 
 def _require_ctgan():
-    try:
-        import ctgan
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError(
-            "CTGAN and TVAE need the 'deep' extra: pip install 'imbllm[deep]'."
-        ) from exc
-    return ctgan
+    return require("ctgan", "deep", "CTGAN and TVAE")
 
 
 class _MinorityGenerator(BaseOversampler):

@@ -250,7 +250,7 @@ def test_ks_statistic_matches_scipy():
 
 
 def test_memo_shares_work_without_changing_results():
-    import imbllm.metrics.synthetic as sm
+    import imbllm.metrics.sets as sm
 
     R, U = mixed(30, 1), mixed(40, 2)
     S1, S2 = mixed(50, 3), mixed(50, 4)

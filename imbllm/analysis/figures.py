@@ -13,19 +13,14 @@ import pandas as pd
 
 from imbllm.analysis.stats import Comparison
 from imbllm.metrics.gower import GowerEncoder, gower_cdist
+from imbllm.optional import require
 
 #: Colours of the three kinds of rows in an embedding panel.
 REAL_COLOR, UNSEEN_COLOR, SYNTH_COLOR = "#9e9e9e", "#1f77b4", "#ff7f0e"
 
 
 def _pyplot():
-    try:
-        import matplotlib
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "Report figures need matplotlib; install the extra: pip install 'imbllm[report]'."
-        ) from err
-    matplotlib.use("Agg")
+    require("matplotlib", "report", "Report figures").use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -54,18 +54,14 @@ Example
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from scipy.stats import entropy as shannon_entropy
 
-from imbllm.metrics.gower import GowerEncoder, GowerMatrix, share_one_hot
-from imbllm.metrics.neighbours import Cross, cross_neighbours, self_neighbours
+from imbllm.metrics.sets import Sets, memo
 
 MINIMIZE, MAXIMIZE = "minimize", "maximize"
 #: Default cap on the rows of each set for the distance-based metrics (see "Cost and the cap").
@@ -79,126 +75,63 @@ class SyntheticMetric:
     name: str
     goal: str
     description: str
-    compute: Callable[[_Sets], float]
-
-
-class _Sets:
-    """S, R, U encoded once (shared Gower encoding); neighbour summaries built on first use."""
-
-    def __init__(self, S, R, U, numeric, categorical, k, max_rows, random_state):
-        self.numeric, self.categorical, self.k = list(numeric), list(categorical), k
-        frames = {"S": S, "R": R, "U": U}
-        cols = self.numeric + self.categorical
-        for name, frame in frames.items():
-            missing = [c for c in cols if c not in frame.columns]
-            if missing:
-                raise ValueError(f"{name} lacks columns {missing}; S, R and U need the same "
-                                 "columns.")
-        # Raw numeric values (+ 0.0 folds -0.0 into 0.0) for entropy, KS and row identity.
-        self.num = {n: _numeric(f, self.numeric, n) for n, f in frames.items()}
-        enc = GowerEncoder(numeric, categorical).fit(R, U)
-        full = {n: enc.transform(f) for n, f in frames.items()}
-        # Category codes (shared by the three sets), after the constant-numeric block.
-        self.codes = {n: m.cat[:, len(enc.constant_):] for n, m in full.items()}
-        self.p = enc.n_features_
-        rng = np.random.default_rng(random_state)
-        # One-hot codes built once per set: every block of every comparison reuses them.
-        capped = [_cap(full[n], max_rows, rng) for n in ("S", "R", "U")]
-        # dum searches every distinct synthetic row (nearest distance to a set = to its
-        # distinct rows), never a subsample: a sample would bias it upwards.
-        self.S_enc, self.R_enc, self.U_enc, self.S_all = share_one_hot(
-            *capped, _distinct(full["S"]))
-
-    @property
-    def empty(self) -> bool:
-        return len(self.num["S"]) == 0
-
-    # Neighbour summaries hold Gower distances times p (see imbllm.metrics.neighbours).
-    @cached_property
-    def radius_u(self) -> np.ndarray | None:
-        return _memo((b"radius_u", self.k, self.U_enc),
-                     lambda: self_neighbours(self.U_enc, self.k, "U")[0])
-
-    @cached_property
-    def s_neighbours(self) -> tuple[np.ndarray | None, float]:
-        return self_neighbours(self.S_enc, self.k, "S")
-
-    @cached_property
-    def cross(self) -> Cross:
-        return cross_neighbours(self.U_enc, self.S_enc, self.radius_u, self.s_neighbours[0])
-
-    @cached_property
-    def dum(self) -> float:
-        if self.empty:
-            return np.nan
-        return float(cross_neighbours(self.U_enc, self.S_all).nearest.mean() / self.p)
-
-    @cached_property
-    def dum_reference(self) -> float:
-        return _memo((b"dum_reference", self.U_enc, self.R_enc),
-                     lambda: float(cross_neighbours(self.U_enc, self.R_enc).nearest.mean()
-                                   / self.p))
-
-    def keys(self, name: str) -> np.ndarray:
-        """One 64-bit hash per row: equal rows, equal keys (collisions ~2^-64 per pair)."""
-        rows = pd.DataFrame(np.column_stack([self.num[name], self.codes[name]]))
-        return pd.util.hash_pandas_object(rows, index=False).to_numpy()
+    compute: Callable[[Sets], float]
 
 
 # -- metric computations ---------------------------------------------------------------
-def _dum(s: _Sets) -> float:
+def _dum(s: Sets) -> float:
     return s.dum
 
 
-def _dum_reference(s: _Sets) -> float:
+def _dum_reference(s: Sets) -> float:
     return s.dum_reference
 
 
-def _dum_ratio(s: _Sets) -> float:
+def _dum_ratio(s: Sets) -> float:
     dum, ref = _dum(s), s.dum_reference
     return float(dum / ref) if np.isfinite(dum) and ref > 0 else np.nan
 
 
-def _coverage(s: _Sets) -> float:
+def _coverage(s: Sets) -> float:
     if s.empty or s.radius_u is None:
         return np.nan
     return float((s.cross.nearest <= s.radius_u).mean())
 
 
-def _recall(s: _Sets) -> float:
+def _recall(s: Sets) -> float:
     if s.empty or s.s_neighbours[0] is None:
         return np.nan
     return float(s.cross.in_b_ball.mean())
 
 
-def _precision(s: _Sets) -> float:
+def _precision(s: Sets) -> float:
     if s.empty or s.radius_u is None:
         return np.nan
     return float((s.cross.a_ball_count > 0).mean())
 
 
-def _density(s: _Sets) -> float:
+def _density(s: Sets) -> float:
     if s.empty or s.radius_u is None:
         return np.nan
     k_real = min(s.k, len(s.U_enc) - 1)
     return float(s.cross.a_ball_count.mean() / k_real)
 
 
-def _pairwise_distance(s: _Sets) -> float:
+def _pairwise_distance(s: Sets) -> float:
     n = len(s.S_enc)
     # The diagonal is zero, so the sum over the square matrix counts each distinct pair twice.
     return float(s.s_neighbours[1] / (n * (n - 1)) / s.p) if n >= 2 else np.nan
 
 
-def _unique_ratio(s: _Sets) -> float:
+def _unique_ratio(s: Sets) -> float:
     return float(len(np.unique(s.keys("S"))) / len(s.num["S"])) if not s.empty else np.nan
 
 
-def _copy_rate(s: _Sets) -> float:
+def _copy_rate(s: Sets) -> float:
     return float(np.isin(s.keys("S"), s.keys("R")).mean()) if not s.empty else np.nan
 
 
-def _entropy(s: _Sets) -> float:
+def _entropy(s: Sets) -> float:
     if s.empty:
         return np.nan
     values = []
@@ -212,7 +145,7 @@ def _entropy(s: _Sets) -> float:
     return float(np.mean(values))
 
 
-def _fidelity_distance(s: _Sets) -> float:
+def _fidelity_distance(s: Sets) -> float:
     if s.empty:
         return np.nan
     values = [ks_statistic(a, b) for a, b in zip(s.num["S"].T, s.num["R"].T, strict=True)]
@@ -313,69 +246,12 @@ def synthetic_metrics(
                 f"{name} has no rows; the synthetic-data metrics need real training minority "
                 "rows (R) and test minority rows (U)."
             )
-    sets = _Sets(S, R, U, numeric, categorical, int(k), max_rows, random_state)
+    sets = Sets(S, R, U, numeric, categorical, int(k), max_rows, random_state)
     # Runs that share an oversampled set (XGBoost and CatBoost on the same rows) share the
     # result; the digest covers everything the metrics read.
     parts = (b"metrics", sets.k, sets.S_enc, sets.R_enc, sets.U_enc, sets.num["S"],
              sets.num["R"], sets.codes["S"], sets.codes["R"])
-    return dict(_memo(parts, lambda: {m.name: m.compute(sets) for m in METRICS}))
-
-
-# -- helpers ---------------------------------------------------------------------------
-def _numeric(X: pd.DataFrame, numeric: list[str], name: str) -> np.ndarray:
-    try:
-        return X[numeric].to_numpy(dtype=float).reshape(len(X), len(numeric)) + 0.0
-    except (TypeError, ValueError) as err:
-        bad = [c for c in numeric if pd.to_numeric(X[c], errors="coerce").isna().any()]
-        raise ValueError(
-            f"Columns {bad} of {name} are declared numeric but hold non-numeric values "
-            f"({err}); cast them or declare them categorical."
-        ) from err
-
-
-#: Summaries of the real rows alone (U's k-NN radii, dum_reference) are the same for every
-#: method run on one split, and a whole result is the same for every classifier trained on one
-#: oversampled set; a sweep computes each once. Memoised by a digest of the encoded rows (a
-#: pure cache: the values do not depend on whether it hits).
-_REAL_MEMO: OrderedDict[str, object] = OrderedDict()
-_REAL_MEMO_SIZE = 64
-
-
-def _memo(parts: tuple, compute: Callable[[], object]):
-    h = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        arrays = (part.num, part.cat) if isinstance(part, GowerMatrix) else (
-            (part,) if isinstance(part, np.ndarray) else ())
-        for a in arrays:
-            h.update(f"{a.shape}{a.dtype}".encode())
-            h.update(np.ascontiguousarray(a).tobytes())
-        if not arrays:
-            h.update(repr(part).encode())
-    key = h.hexdigest()
-    if key in _REAL_MEMO:
-        _REAL_MEMO.move_to_end(key)
-        return _REAL_MEMO[key]
-    value = compute()
-    if isinstance(value, np.ndarray):
-        value.flags.writeable = False  # shared between calls: nobody may change it
-    _REAL_MEMO[key] = value
-    if len(_REAL_MEMO) > _REAL_MEMO_SIZE:
-        _REAL_MEMO.popitem(last=False)
-    return value
-
-
-def _distinct(X: GowerMatrix) -> GowerMatrix:
-    if len(X) == 0:
-        return X
-    rows = np.column_stack([X.num, X.cat.astype(np.float64)])
-    _, idx = np.unique(rows, axis=0, return_index=True)
-    return X.take(np.sort(idx))
-
-
-def _cap(X: GowerMatrix, max_rows: int | None, rng: np.random.Generator) -> GowerMatrix:
-    if max_rows is None or len(X) <= max_rows:
-        return X
-    return X.take(np.sort(rng.choice(len(X), size=max_rows, replace=False)))
+    return dict(memo(parts, lambda: {m.name: m.compute(sets) for m in METRICS}))
 
 
 __all__ = ["DEFAULT_MAX_ROWS", "METRICS", "METRIC_NAMES", "MAXIMIZE", "MINIMIZE", "SyntheticMetric",
