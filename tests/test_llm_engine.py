@@ -169,6 +169,7 @@ def test_strict_shortfall_raises_with_counts_per_reason(fake):
     msg = str(err.value)
     assert "produced 0 of 24 valid rows after 48 completions" in msg
     assert "missing_value:age 48" in msg and "on_shortfall='record'" in msg
+    assert "decoding='constrained'" in msg  # free decoding names the fix
 
 
 def test_recorded_shortfall_returns_what_exists_and_logs_the_gap(fake):

@@ -182,7 +182,8 @@ class EngineSampleMixin:
             if self.on_shortfall_ == "raise":
                 raise ShortfallError(
                     msg + " Fine-tune longer (epochs=...), raise patience, use "
-                    "repair='published', or pass on_shortfall='record' to keep the rows made."
+                    + ("decoding='constrained', " if not constrained else "")
+                    + "repair='published', or pass on_shortfall='record' to keep the rows made."
                 )
             log.warning("%s The gap is recorded as shortfall=%d.", msg, rounds.shortfall)
         X_new = rounds.X.reindex(columns=self.codec_.features).reset_index(drop=True)
