@@ -93,7 +93,16 @@ class FakeLanguageModel:
         return (" " + ", ".join(rest)) if rest else ""
 
     def generate(
-        self, prompts, *, temperature, top_k, batch_size, max_new_tokens, seed, progress=True
+        self,
+        prompts,
+        *,
+        temperature,
+        top_k,
+        batch_size,
+        max_new_tokens,
+        seed,
+        progress=True,
+        constraint=None,
     ):
         rng = np.random.default_rng(seed)
         script = type(self).script

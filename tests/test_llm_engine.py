@@ -22,7 +22,8 @@ from imbllm.llm.methods import ImbLLM
 from imbllm.llm.rounds import continuation_prompt, first_value
 from imbllm.llm.serialize import parse_texts, quote
 
-FAST = {"epochs": 2, "progress": False, "random_state": 0}
+# The scripted model has no tokenizer to constrain: these tests pin free decoding's rounds.
+FAST = {"epochs": 2, "progress": False, "random_state": 0, "decoding": "free"}
 
 
 @pytest.fixture
@@ -168,6 +169,7 @@ def test_strict_shortfall_raises_with_counts_per_reason(fake):
     msg = str(err.value)
     assert "produced 0 of 24 valid rows after 48 completions" in msg
     assert "missing_value:age 48" in msg and "on_shortfall='record'" in msg
+    assert "decoding='constrained'" in msg  # free decoding names the fix
 
 
 def test_recorded_shortfall_returns_what_exists_and_logs_the_gap(fake):
@@ -323,6 +325,7 @@ def test_config_and_budget_reach_the_backbone(fake):
         temperature=0.9,
         progress=False,
         random_state=3,
+        decoding="free",
     ).fit_resample(X, y)
     build, gen = calls(fake, "build")[0], calls(fake, "generate")[0]
     pre, tune = calls(fake, "finetune")
@@ -346,7 +349,8 @@ def test_llm_and_budget_as_objects_or_dicts_with_single_arguments_winning(fake):
     budget = Budget(epochs=4, batch_size=8, learning_rate=2e-3, gen_batch_size=9)
     for llm, b in ((config, budget), (vars(config), {"name": "group label", **vars(budget)})):
         fake.calls = []
-        ImbLLM(llm=llm, budget=b, epochs=6, progress=False, random_state=0).fit_resample(X, y)
+        ImbLLM(llm=llm, budget=b, epochs=6, progress=False, random_state=0,
+               decoding="free").fit_resample(X, y)
         (build,), (tune,) = calls(fake, "build"), calls(fake, "finetune")
         assert build["config"] == config
         assert tune["budget"] == Budget(epochs=6, batch_size=8, learning_rate=2e-3,

@@ -80,6 +80,11 @@ def test_every_llm_method_config_runs_end_to_end_and_repeats(method, tmp_path):
     assert set(new_X.smoker) <= {"yes", "no"} and new_X.age.between(20, 59).all()
     assert set(new_y) <= ({"high", "low"} if method == "taptap" else {"high"})
     assert t["tokens_per_second"] > 0 and t["generated_tokens"] > 0
+    # The corrected protocol decodes under the grammar: no row fails the strict check (only
+    # Pred-LLM's own labeller drops rows).
+    assert t["tags"]["decoding"] == "constrained" and "masked_mass" in t
+    if method != "pred_llm":
+        assert t["n_generated"] == 24 and t["n_rejected"] == 0
     # Same seed, same rows: the second run reuses the cached model and samples the same.
     again = method_sampler(method, tmp_path, extra=OVERRIDES.get(method, []))
     X_again, y_again = again.fit_resample(X, y)
@@ -89,6 +94,20 @@ def test_every_llm_method_config_runs_end_to_end_and_repeats(method, tmp_path):
         torch.get_num_threads())
     pd.testing.assert_frame_equal(X_again, X_res)
     pd.testing.assert_series_equal(y_again, y_res)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_llm_method_config_composes_with_both_decodings(method):
+    def decoding(*overrides):
+        with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+            cfg = compose("config", overrides=[f"method={method}", *overrides])
+            return instantiate(cfg.method.sampler).decoding
+
+    # The protocol decides; one run overrides it.
+    assert decoding() == decoding("protocol=corrected") == "constrained"
+    assert decoding("protocol=published") == "free"
+    assert decoding("method.sampler.decoding=free") == "free"
+    assert decoding("protocol=published", "method.sampler.decoding=constrained") == "constrained"
 
 
 @pytest.mark.parametrize("method, cls", [("imbllm", ImbLLM), ("great", GReaT),

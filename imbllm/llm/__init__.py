@@ -2,8 +2,9 @@
 
 Text side: :mod:`~imbllm.llm.serialize` (rows as sentences and back),
 :mod:`~imbllm.llm.strategies` (permutation, training rows, prompts), :mod:`~imbllm.llm.labels`,
-:mod:`~imbllm.llm.repair` (strict and published policies), :mod:`~imbllm.llm.rounds` (sample
-until enough valid rows) and :mod:`~imbllm.llm.engine` (:class:`LLMOversampler`), whose
+:mod:`~imbllm.llm.repair` (strict and published policies), :mod:`~imbllm.llm.decoding`
+(constrained or free; the grammar in :mod:`~imbllm.llm.constrain`), :mod:`~imbllm.llm.rounds`
+(sample until enough valid rows) and :mod:`~imbllm.llm.engine` (:class:`LLMOversampler`), whose
 methods are rows of :mod:`~imbllm.llm.recipes`. Model side: :mod:`~imbllm.llm.config`
 (settings, no torch), :mod:`~imbllm.llm.backbone` (build, fine-tune, generate, save, load),
 :mod:`~imbllm.llm.pretrain` (the backbone trained on the whole table first) and

@@ -80,6 +80,10 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         (the authors' code).
     repair : {"strict", "published"}, default="strict"
         What happens to invalid generated rows (:mod:`imbllm.llm.repair`).
+    decoding : {"constrained", "free"}, optional
+        ``"constrained"`` masks the logits so every row passes the strict check (needs a
+        byte-level BPE tokenizer); ``"free"`` samples as is. ``None``: constrained with
+        ``repair="strict"``, free with ``"published"`` (:mod:`imbllm.llm.decoding`).
     patience : float, optional
         Draw at most ``patience * n`` completions to obtain ``n`` valid rows; ``None``: the
         method's recipe (Pred-LLM 1.0, as published), else 5.0.
@@ -140,6 +144,7 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         interpolation_ratio: float = 1.0,
         label_format: str = "name",
         repair: str = "strict",
+        decoding: str | None = None,
         patience: float | None = None,
         max_continuations: int = MAX_CONTINUATIONS,
         on_shortfall: str | None = None,
@@ -170,6 +175,7 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         self.interpolation_ratio = interpolation_ratio
         self.label_format = label_format
         self.repair = repair
+        self.decoding = decoding
         self.patience = patience
         self.max_continuations = max_continuations
         self.on_shortfall = on_shortfall
@@ -210,6 +216,7 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
             "backbone": config.name_or_path,
             "pretrain": config.pretrain,
             "repair": self.repair,
+            "decoding": self.decoding_,
             "label_format": self.label_format,
             **self._method_tags(),
         }
@@ -294,4 +301,4 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
 
     def __getstate__(self):
         # Per-run counters are not part of the fitted state.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_gen_tokens", "_gen_seconds")}
+        return {k: v for k, v in self.__dict__.items() if k != "_decode_stats"}

@@ -17,6 +17,7 @@ import pandas as pd
 
 from imbllm.llm import labels as lab
 from imbllm.llm.config import TRAINING_KEYS
+from imbllm.llm.decoding import check_binds
 
 COMPACT = "compact"
 #: Learning rate of the compact backbone when none is given (method.md §5: it is trained from
@@ -121,6 +122,7 @@ class EngineModelMixin:
             self.lm_, hit = cached_finetune(
                 Path(self.cache_dir), key, build_and_train, load=LanguageModel.load
             )
+        check_binds(self.grammar_, self.lm_)
         self.budget_ = tune
         self.max_new_tokens_ = self._completion_length()
         self.value_tokens_ = self._value_length()

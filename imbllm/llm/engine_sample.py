@@ -12,6 +12,7 @@ import logging
 import pandas as pd
 
 from imbllm.llm import labels as lab
+from imbllm.llm.decoding import DecodeStats, completion_budget
 from imbllm.llm.repair import check_rows, incomplete_rows
 from imbllm.llm.rounds import Accepted, continuation_prompt, sample_rounds
 
@@ -26,18 +27,19 @@ class EngineSampleMixin:
     """Sampling steps of :class:`imbllm.llm.engine.LLMOversampler`."""
 
     def _complete(self, prompts: list[str], seed: int, max_new_tokens: int) -> list[str]:
+        # A sampler saved before decoding was a choice has no grammar_: it decodes freely.
+        grammar = getattr(self, "grammar_", None)
         completions = self.lm_.generate(
             prompts,
             temperature=self.temperature,
             top_k=self.top_k,
             batch_size=self.budget_.gen_batch_size,
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=completion_budget(grammar, self.lm_, prompts, max_new_tokens),
             seed=seed,
             progress=self.progress,
+            constraint=grammar,
         )
-        s = getattr(self.lm_, "last_generate_stats_", {}) or {}
-        self._gen_tokens += int(s.get("generated_tokens", 0))
-        self._gen_seconds += float(s.get("sample_seconds", 0.0))
+        self._decode_stats.add(getattr(self.lm_, "last_generate_stats_", {}) or {})
         return completions
 
     def _accept(self, prompts: list[str], completions: list[str], seed: int) -> Accepted:
@@ -130,7 +132,8 @@ class EngineSampleMixin:
 
     def _draw(self, n: int, seed: int) -> tuple[pd.DataFrame, pd.Series, dict]:
         """``n`` rows (columns and dtypes of the input) with their labels and statistics."""
-        self._gen_tokens, self._gen_seconds = 0, 0.0
+        self._decode_stats = DecodeStats()
+        constrained = getattr(self, "grammar_", None) is not None
         rounds = sample_rounds(
             n,
             self.prompter_,
@@ -139,8 +142,11 @@ class EngineSampleMixin:
             patience=float(self.patience_),
             seed=seed,
             incomplete=self._incomplete,
-            # The published repair fills missing cells the authors' way instead.
-            max_continuations=int(self.max_continuations) if self.repair == "strict" else 0,
+            # The published repair fills missing cells the authors' way instead; a
+            # constrained row is always complete.
+            max_continuations=(
+                int(self.max_continuations) if self.repair == "strict" and not constrained else 0
+            ),
             # A continuation writes one value: a short generation suffices.
             complete_value=lambda p, s: self._complete(p, s, self._value_tokens()),
             # Samplers saved before continuations named columns continue the old way.
@@ -161,8 +167,7 @@ class EngineSampleMixin:
             "n_continued_valid": rounds.n_continued_valid,
             "shortfall": rounds.shortfall,
             "max_new_tokens": self.max_new_tokens_,
-            "generated_tokens": self._gen_tokens,
-            "tokens_per_second": self._gen_tokens / self._gen_seconds if self._gen_seconds else 0.0,
+            **self._decode_stats.summary(rounds.n_valid),
         }
         for reason, count in rounds.reasons.items():
             key = "rejected_" + reason.split(":", 1)[0]
@@ -177,7 +182,8 @@ class EngineSampleMixin:
             if self.on_shortfall_ == "raise":
                 raise ShortfallError(
                     msg + " Fine-tune longer (epochs=...), raise patience, use "
-                    "repair='published', or pass on_shortfall='record' to keep the rows made."
+                    + ("decoding='constrained', " if not constrained else "")
+                    + "repair='published', or pass on_shortfall='record' to keep the rows made."
                 )
             log.warning("%s The gap is recorded as shortfall=%d.", msg, rounds.shortfall)
         X_new = rounds.X.reindex(columns=self.codec_.features).reset_index(drop=True)

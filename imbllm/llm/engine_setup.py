@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
+from imbllm.llm.decoding import build_grammar, resolve_decoding
 from imbllm.llm.labels import ClassifierLabeler
 from imbllm.llm.recipes import ENGINE_DEFAULTS
 from imbllm.llm.repair import Reference, check_repair
@@ -83,6 +84,7 @@ class EngineSetupMixin:
     def _check_params(self) -> None:
         """Check the arguments, and set ``patience_`` and ``on_shortfall_`` (recipe-resolved)."""
         check_repair(self.repair)
+        self.decoding_ = resolve_decoding(self.decoding, self.repair)
         self.on_shortfall_ = self._setting("on_shortfall")
         self.patience_ = self._setting("patience")
         check_choice("on_shortfall", self.on_shortfall_, ("raise", "record"))
@@ -141,6 +143,7 @@ class EngineSetupMixin:
             label_format=self.label_format,
             number_format=sw["number_format"],
         )
+        self.grammar_ = build_grammar(self.decoding_, codec, schema, Xs)
         minority = self.minority_class_
         is_min = (y == minority).to_numpy()
         self.fallback_ = None

@@ -1,0 +1,89 @@
+"""How the engine decodes: ``decoding="constrained"`` or ``"free"`` (method.md §1 step 5).
+
+``constrained`` masks the logits so that every completion is a row the strict check accepts
+(:mod:`imbllm.llm.constrain`): the grammar is built at fit from the codec, the schema and the
+training frame, pickled with the sampler, and bound to the tokenizer on first use. ``free``
+samples the model as is and leaves invalid rows to the repair policy. Unset, the choice
+follows the repair policy: the corrected protocol's strict check pairs with constrained
+decoding, the published repair with free decoding as the authors ran it.
+
+:class:`DecodeStats` sums what each ``generate`` call reports into the run's telemetry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from imbllm.llm.constrain_grammar import RowGrammar
+
+DECODINGS = ("constrained", "free")
+
+
+def resolve_decoding(decoding: str | None, repair: str) -> str:
+    """``decoding`` checked, or the default of the ``repair`` policy when None."""
+    if decoding is None:
+        return "constrained" if repair == "strict" else "free"
+    if decoding not in DECODINGS:
+        raise ValueError(
+            f"decoding={decoding!r} is not one of {DECODINGS}; use 'constrained' (every row "
+            "valid by construction) or 'free' (sample, then check or repair)."
+        )
+    return decoding
+
+
+def build_grammar(decoding: str, codec, schema, X: pd.DataFrame) -> RowGrammar | None:
+    """The row grammar of constrained decoding (None for free decoding); ``X`` is the frame
+    the schema was inferred on (columns as strings)."""
+    return RowGrammar.from_codec(codec, schema, X) if decoding == "constrained" else None
+
+
+def check_binds(grammar: RowGrammar | None, lm) -> None:
+    """Bind ``grammar`` to ``lm``'s tokenizer now, so that a backbone whose tokenizer is not
+    byte-level fails at fit with the error naming ``decoding='free'``, not mid-sampling."""
+    if grammar is not None:
+        from imbllm.llm.constrain import for_model
+
+        for_model(grammar, lm)
+
+
+def completion_budget(grammar: RowGrammar | None, lm, prompts: list[str], usual: int) -> int:
+    """``max_new_tokens`` for ``prompts``: ``usual``, raised under constrained decoding to
+    the fewest tokens that let every prompt's row end, so that no constrained row is cut."""
+    if grammar is None or not prompts:
+        return usual
+    from imbllm.llm.constrain import for_model
+
+    return max(usual, for_model(grammar, lm).min_new_tokens(prompts))
+
+
+@dataclass
+class DecodeStats:
+    """Generation telemetry summed over one draw's ``generate`` calls."""
+
+    tokens: int = 0
+    seconds: float = 0.0
+    masked: float = 0.0  # masked probability mass, weighted by tokens
+    masked_tokens: int = 0
+
+    def add(self, stats: dict) -> None:
+        tokens = int(stats.get("generated_tokens", 0))
+        self.tokens += tokens
+        self.seconds += float(stats.get("sample_seconds", 0.0))
+        if stats.get("constrained"):
+            self.masked += float(stats.get("masked_mass", 0.0)) * tokens
+            self.masked_tokens += tokens
+
+    def summary(self, n_valid: int) -> dict:
+        """``tokens_per_second``, ``valid_rows_per_second`` (valid rows over the seconds spent
+        generating) and, when constrained, ``masked_mass`` (the mean probability mass the
+        masks removed per generated token: how far the model strays from the schema)."""
+        out = {
+            "generated_tokens": self.tokens,
+            "tokens_per_second": self.tokens / self.seconds if self.seconds else 0.0,
+            "valid_rows_per_second": n_valid / self.seconds if self.seconds else 0.0,
+        }
+        if self.masked_tokens:
+            out["masked_mass"] = self.masked / self.masked_tokens
+        return out
