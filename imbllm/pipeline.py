@@ -104,9 +104,13 @@ def run_spec(
         if done:
             log.info("skip %s: finished as run %s meanwhile", spec.name, done)
             return None
-        if claim.taken and claim.taken.run_id and tracker.kill(claim.taken.run_id):
-            log.warning("%s: run %s of a dead worker (%s) marked KILLED", spec.name, claim.taken.run_id,
-                        claim.taken.owner)
+        if claim.taken:
+            # The dead worker's run: the one its claim names, and any it opened but had not yet
+            # attached (killed between opening the run and recording it in the claim).
+            for rid in {claim.taken.run_id, *tracker.running(key)} - {None}:
+                if tracker.kill(rid):
+                    log.warning("%s: run %s of a dead worker (%s) marked KILLED", spec.name, rid,
+                                claim.taken.owner)
         return _run_claimed(spec, key, claim, tracker, make_sampler, make_classifier, command)
 
 

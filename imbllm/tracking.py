@@ -181,6 +181,12 @@ class Tracker:
         _retry(self.client.set_tag, run_id, "error_type", type(error).__name__)
         _retry(self.client.set_terminated, run_id, "FAILED")
 
+    def running(self, key: str) -> list[str]:
+        """The ids of the runs with this key still RUNNING."""
+        runs = _retry(self.client.search_runs, [self.experiment_id],
+                      filter_string=f"tags.run_key = '{key}' and attributes.status = 'RUNNING'")
+        return [r.info.run_id for r in runs]
+
     def kill(self, run_id: str) -> bool:
         """Close a run left RUNNING by a dead worker as KILLED; False if it had ended."""
         if _retry(self.client.get_run, run_id).info.status != "RUNNING":

@@ -67,11 +67,15 @@ def together(uri, work, grid=GRID, n_jobs=2, experiment=EXPERIMENT) -> dict:
 
 
 def killed(uri, work, grid=GRID, n_jobs=2, kill_after=4, timeout=6, experiment=EXPERIMENT) -> dict:
-    """Kill a launch's whole process group once ``kill_after`` runs finished, then relaunch."""
+    """Kill a launch's whole process group once ``kill_after`` runs finished and one is
+    RUNNING (so that the kill leaves an orphan), then relaunch after the claim timeout."""
     extra = [f"tracking.claim_timeout={timeout}"]
     p = launch(uri, work, "killed", n_jobs, grid, extra, experiment)
-    while p.poll() is None and counts(uri, experiment)["finished"] < kill_after:
-        time.sleep(0.5)
+    while p.poll() is None:
+        c = counts(uri, experiment)
+        if c["finished"] >= kill_after and c["running"]:
+            break
+        time.sleep(0.2)
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     before = counts(uri, experiment)
