@@ -138,3 +138,18 @@ def check_tracking_uri(uri, key: str = "tracking.uri", timeout: float = 3.0) -> 
         check_writable_path(parsed.path or uri, key, folder=True)
     else:
         raise ConfigError(key, uri, "use sqlite:///<file>, http(s)://<server> or a database URI")
+
+
+def check_claims(tracking: dict) -> None:
+    """A positive claim timeout, and a database the workers can claim run keys in (a tracking
+    server needs ``tracking.claims_uri``)."""
+    timeout = tracking.get("claim_timeout", 300)
+    if not _is_number(timeout) or timeout <= 0:
+        raise ConfigError("tracking.claim_timeout", timeout,
+                          "give the seconds without a heartbeat after which a claim is retaken, e.g. 300")
+    from imbllm.scale.store import claims_url
+
+    try:
+        claims_url(tracking["uri"], tracking.get("claims_uri"))
+    except ValueError as exc:
+        raise ConfigError("tracking.claims_uri", tracking.get("claims_uri"), str(exc).rstrip(".")) from None

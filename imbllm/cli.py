@@ -35,7 +35,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from imbllm.checks import CONFIG_ERROR_EXIT, ConfigError
 from imbllm.data import DatasetError, describe
-from imbllm.pipeline import dataset_for, run_spec
+from imbllm.pipeline import claims_for, dataset_for, run_spec
 from imbllm.runspec import RunSpec
 from imbllm.validate_run import BAD_INPUT, check_cell
 
@@ -148,16 +148,18 @@ class CheckSweep(Callback):
             log.warning("not checking the sweep's cells: only the basic sweeper's grid is known")
             return
         name = kwargs.get("config_name") or "config"
-        n = 0
+        specs = []
         for overrides, cfg in cell_configs(name, sweep_cells(config)):
             try:
                 cell = build(cfg)
             except BAD_INPUT as exc:
                 _exit_with(_in_cell(exc, overrides))
             if cell is not None:
-                n += 1
+                specs.append(cell.spec)
                 _show_schema(cell.spec)
-        log.info("checked %d runs of the sweep", n)
+        log.info("checked %d runs of the sweep", len(specs))
+        for spec in {(s.tracking_uri, s.claims_uri): s for s in specs}.values():
+            claims_for(spec)  # migrate the store and make the claims table before work fans out
 
 
 def _in_cell(exc: BaseException, overrides: list[str]) -> Exception:

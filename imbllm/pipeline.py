@@ -19,20 +19,33 @@ import yaml
 from imbllm.data import Dataset, load_dataset
 from imbllm.runner import execute_run
 from imbllm.runspec import KEY_VERSION, RunSpec, digest, key_from_logged_params, run_key
+from imbllm.scale import ClaimLost, ClaimStore, prepare_store, schema_lock, slurm_tags
 from imbllm.store import ResampleStore
 from imbllm.tracking import RunTags, Tracker, code_version
 
 log = logging.getLogger(__name__)
 
 _TRACKERS: dict[tuple[str, str], Tracker] = {}
+_CLAIMS: dict[tuple, ClaimStore] = {}
 _DATASETS: dict[tuple, Dataset] = {}
 
 
+def claims_for(spec: RunSpec) -> ClaimStore:
+    """The claims table of the run's store, the store migrated first (once per process)."""
+    k = (spec.tracking_uri, spec.claims_uri, spec.claim_timeout)
+    if k not in _CLAIMS:
+        _CLAIMS[k] = prepare_store(spec.tracking_uri, spec.claims_uri, spec.claim_timeout)
+    return _CLAIMS[k]
+
+
 def tracker_for(spec: RunSpec) -> Tracker:
-    """One client per store and experiment for the whole process (opening one checks the schema)."""
+    """One client per store and experiment for the whole process, opened under the store's
+    set-up lock so that concurrent workers neither migrate nor create the experiment twice."""
     k = (spec.tracking_uri, spec.experiment)
     if k not in _TRACKERS:
-        _TRACKERS[k] = Tracker(spec.tracking_uri, spec.experiment, legacy_key=key_from_logged_params)
+        claims_for(spec)
+        with schema_lock(spec.tracking_uri, spec.claims_uri):
+            _TRACKERS[k] = Tracker(spec.tracking_uri, spec.experiment, legacy_key=key_from_logged_params)
     return _TRACKERS[k]
 
 
@@ -69,9 +82,11 @@ def run_spec(
     make_classifier: Callable,
     *,
     tracker: Tracker | None = None,
+    claims: ClaimStore | None = None,
     command: str | None = None,
 ) -> dict | None:
-    """Run (or skip, if its key already FINISHED) one benchmark run; its metrics, or None."""
+    """Run (or skip, if its key already FINISHED or a live worker holds its claim) one
+    benchmark run; its metrics, or None."""
     tracker = tracker or tracker_for(spec)
     key = run_key(spec)
     if not spec.force:
@@ -79,6 +94,27 @@ def run_spec(
         if done:
             log.info("skip %s: finished as run %s (force=true reruns)", spec.name, done)
             return None
+    claim = (claims or claims_for(spec)).claim(key)
+    if claim is None:
+        log.info("skip %s: claimed by a live run elsewhere", spec.name)
+        return None
+    with claim:
+        # Another worker may have finished it between our first look and our claim.
+        done = None if spec.force else tracker.finished(key)
+        if done:
+            log.info("skip %s: finished as run %s meanwhile", spec.name, done)
+            return None
+        if claim.taken:
+            # The dead worker's run: the one its claim names, and any it opened but had not yet
+            # attached (killed between opening the run and recording it in the claim).
+            for rid in {claim.taken.run_id, *tracker.running(key)} - {None}:
+                if tracker.kill(rid):
+                    log.warning("%s: run %s of a dead worker (%s) marked KILLED", spec.name, rid,
+                                claim.taken.owner)
+        return _run_claimed(spec, key, claim, tracker, make_sampler, make_classifier, command)
+
+
+def _run_claimed(spec, key, claim, tracker, make_sampler, make_classifier, command) -> dict | None:
     dataset = dataset_for(spec)
     spec = spec.with_dataset(dataset.spec)  # an own table's columns and counts, as inferred
     tags = RunTags(
@@ -88,15 +124,22 @@ def run_spec(
     )
     params = {"dataset": spec.dataset.name, "method": spec.method.name, "classifier": spec.classifier,
               "protocol": spec.protocol, "ratio": spec.ratio, "seed": spec.seed, "config": spec.config}
-    run_id = tracker.start(tags, spec.name, params)
+    run_id = tracker.start(tags, spec.name, params, slurm_tags())
     t0 = time.perf_counter()
     try:
+        claim.attach(run_id)
         record = execute_run(
             dataset, spec.method, make_sampler, make_classifier, mode=spec.protocol, seed=spec.seed,
             ratio=spec.ratio, test_size=spec.test_size,
             sampler_key=digest({"sampler": spec.sampler_config, "train_on": spec.method.train_on}),
             store=ResampleStore(spec.cache_dir), synthetic_metrics=_synthetic_metrics(spec),
         )
+        claim.check()
+    except ClaimLost:
+        # The worker that retook the claim runs the cell again; this run must not count.
+        tracker.kill(run_id)
+        log.error("%s: claim retaken by another worker; run %s marked KILLED, not FINISHED", spec.name, run_id)
+        return None
     except BaseException as exc:
         tracker.fail(run_id, exc)
         raise

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from imbllm.checks import (
     ConfigError,
     check_choice,
+    check_claims,
     check_run_numbers,
     check_tracking_uri,
     check_writable_path,
@@ -103,6 +104,8 @@ class RunSpec:
     synthetic_max_rows: int = 2000
     # -- outside the key ---------------------------------------------------------------
     tracking_uri: str = "sqlite:///results/mlruns.db"
+    claims_uri: str | None = None
+    claim_timeout: float = 300.0
     cache_dir: str = "results/cache"
     data_dir: str | None = None
     data_cache_dir: str | None = None
@@ -132,6 +135,7 @@ class RunSpec:
         paths, data, tracking = cfg.get("paths", {}), cfg.get("data", {}), cfg.get("tracking", {})
         check_writable_path(paths.get("cache"), "paths.cache", folder=True)
         check_tracking_uri(tracking.get("uri"))
+        check_claims(tracking)
         config = {k: v for k, v in cfg.items() if k != "hydra"}
         return cls(
             experiment=cfg["experiment_name"],
@@ -147,6 +151,8 @@ class RunSpec:
             synthetic_metrics=cfg["synthetic_metrics"]["enabled"],
             synthetic_max_rows=int(cfg["synthetic_metrics"]["max_rows"]),
             tracking_uri=tracking["uri"],
+            claims_uri=tracking.get("claims_uri"),
+            claim_timeout=float(tracking.get("claim_timeout", 300)),
             cache_dir=str(paths["cache"]),
             data_dir=data.get("dir"),
             data_cache_dir=data.get("cache_dir"),

@@ -142,9 +142,11 @@ class Tracker:
                         break
         return self._legacy
 
-    def start(self, tags: RunTags, name: str, params: dict) -> str:
-        """Open a RUNNING run with its identifying tags and flattened params; its id."""
-        run = _retry(self.client.create_run, self.experiment_id, run_name=name, tags=tags.as_dict())
+    def start(self, tags: RunTags, name: str, params: dict, extra_tags: dict[str, str] | None = None) -> str:
+        """Open a RUNNING run with its identifying tags (and ``extra_tags``, e.g. the SLURM
+        job) and flattened params; its id."""
+        run = _retry(self.client.create_run, self.experiment_id, run_name=name,
+                     tags={**tags.as_dict(), **(extra_tags or {})})
         rid = run.info.run_id
         from mlflow.entities import Param
 
@@ -178,3 +180,16 @@ class Tracker:
         _retry(self.client.set_tag, run_id, "error", sentence[:5000])
         _retry(self.client.set_tag, run_id, "error_type", type(error).__name__)
         _retry(self.client.set_terminated, run_id, "FAILED")
+
+    def running(self, key: str) -> list[str]:
+        """The ids of the runs with this key still RUNNING."""
+        runs = _retry(self.client.search_runs, [self.experiment_id],
+                      filter_string=f"tags.run_key = '{key}' and attributes.status = 'RUNNING'")
+        return [r.info.run_id for r in runs]
+
+    def kill(self, run_id: str) -> bool:
+        """Close a run left RUNNING by a dead worker as KILLED; False if it had ended."""
+        if _retry(self.client.get_run, run_id).info.status != "RUNNING":
+            return False
+        _retry(self.client.set_terminated, run_id, "KILLED")
+        return True

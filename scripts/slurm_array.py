@@ -3,8 +3,10 @@
 Hydra's submitit launcher keeps the launching command alive until every job ends (hydra
 #2479); for a grid of hundreds of cells this writes the cells as a job list and submits one
 ``sbatch --array`` instead. Each task runs ``python -m imbllm.cli <its cell's overrides>``, so a
-cell already FINISHED in the store is skipped by the run itself, and a rerun of this script
-after an interruption only repeats what is missing.
+cell already FINISHED in the store is skipped, both here (the job list holds only the cells
+without a FINISHED run; ``--all`` lists every cell) and by the run itself (a cell that finished
+after submission, or one claimed by a live run elsewhere), so a rerun of this script after an
+interruption only repeats what is missing.
 
     python scripts/slurm_array.py experiment=paper_llm llm=distilgpt2 budget=paper
     python scripts/slurm_array.py dataset=german,fuel method=smote,random seed=0,1 \\
@@ -29,8 +31,9 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from imbllm.cli import CONF_DIR
-from imbllm.scale import prepare_store
+from imbllm.cli import CONF_DIR, cell_configs, excluded, plain
+from imbllm.pipeline import tracker_for
+from imbllm.runspec import RunSpec, run_key
 
 #: Overrides that configure the submission, not a run.
 _SUBMISSION = ("hydra.launcher.", "hydra/launcher=", "hydra.sweep.", "hydra.mode=")
@@ -51,6 +54,21 @@ def expand(overrides: list[str]) -> tuple[list[list[str]], object, object]:
         cells = [[o for o in cell if not o.startswith(_SUBMISSION)] for cell in cells]
         first = compose("config", cells[0] + ["hydra/launcher=slurm"], return_hydra_config=True)
     return cells, base, first
+
+
+def unfinished(cells: list[list[str]]) -> list[list[str]]:
+    """The cells inside the sweep without a FINISHED run in their store (the store migrated and
+    its claims table made on the way, once, before any task starts)."""
+    out = []
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        for overrides, cfg in cell_configs("config", cells):
+            d = plain(cfg)
+            if excluded(d):
+                continue
+            spec = RunSpec.from_config(d)
+            if spec.force or not tracker_for(spec).finished(run_key(spec)):
+                out.append(overrides)
+    return out
 
 
 def sbatch_script(n: int, launcher, jobs: Path, python: str) -> str:
@@ -80,9 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs-dir", type=Path, default=None,
                     help="where cells.txt, array.sh and logs go (default results/slurm/<time>)")
     ap.add_argument("--dry-run", action="store_true", help="write the job list, do not submit")
+    ap.add_argument("--all", action="store_true", help="list every cell, finished or not (reads no store)")
     args = ap.parse_args(argv)
 
-    cells, base, first = expand(args.overrides)
+    cells, base, _ = expand(args.overrides)
+    if not args.all:
+        n = len(cells)
+        cells = unfinished(cells)
+        print(f"{n - len(cells)} of {n} cells finished or outside the sweep; {len(cells)} to run")
+        if not cells:
+            return 0
     jobs = (args.jobs_dir or Path("results/slurm") / time.strftime("%Y-%m-%d_%H-%M-%S")).resolve()
     (jobs / "logs").mkdir(parents=True, exist_ok=True)
     (jobs / "cells.txt").write_text("".join(shlex.join(c) + "\n" for c in cells))
@@ -91,10 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(cells)} cells -> {jobs / 'cells.txt'}")
     if args.dry_run:
         return 0
-    uri = first.tracking.uri
-    claims = first.tracking.get("claims_uri")
-    if uri.startswith(("sqlite:", "postgres")) or claims:
-        prepare_store(uri, claims)  # migrate once here, not in every task at once
     out = subprocess.run(["sbatch", "--parsable", f"--chdir={Path.cwd()}", str(script)],
                          capture_output=True, text=True)
     if out.returncode:

@@ -57,7 +57,7 @@ def test_array_cells_as_hydra_expands_them(tmp_path):
     cell; the submission's own overrides stay out of the cells and go into the batch script."""
     sa_ = _slurm_array()
     assert sa_.main(["experiment=quickstart", "seed=1", "hydra.launcher.gpus_per_node=null",
-                     "hydra.launcher.array_parallelism=3", "--dry-run", "--jobs-dir", str(tmp_path)]) == 0
+                     "hydra.launcher.array_parallelism=3", "--all", "--dry-run", "--jobs-dir", str(tmp_path)]) == 0
     cells = [shlex.split(line) for line in (tmp_path / "cells.txt").read_text().splitlines()]
     methods = [dict(o.split("=", 1) for o in c)["method"] for c in cells]
     assert methods == ["standard", "balance", "smote", "smote_nc", "imbllm"]
@@ -91,3 +91,27 @@ def test_missing_services_skip_with_reason_or_fail_when_required(monkeypatch):
     monkeypatch.setattr(services, "REQUIRED", True)
     with pytest.raises(pytest.fail.Exception, match="IMBLLM_REQUIRE_SERVICES=1 but munged"):
         services.unavailable(services.have_slurm())
+
+
+def test_array_job_list_holds_only_unfinished_cells(tmp_path, fresh_store, mirror_dir):
+    """A cell FINISHED in the store stays out of the job list; the others are all there."""
+    from omegaconf import open_dict
+
+    import imbllm.pipeline as pipeline
+    from imbllm.cli import plain
+    from imbllm.runspec import RunSpec, run_key
+
+    sa_ = _slurm_array()
+    args = [f"tracking.uri={fresh_store}", f"data.dir={mirror_dir}", f"paths.cache={tmp_path}/cache"]
+    cells, _, first = sa_.expand(["dataset=fuel", "method=smote,random", "seed=0,1", *args])
+    with open_dict(first):
+        del first["hydra"]
+    done = RunSpec.from_config(plain(first))  # fuel, smote, seed 0
+    tracker = pipeline.tracker_for(done)
+    rid = tracker.client.create_run(tracker.experiment_id, tags={"run_key": run_key(done)}).info.run_id
+    tracker.client.set_terminated(rid, "FINISHED")
+    assert sa_.main(["dataset=fuel", "method=smote,random", "seed=0,1", *args, "--dry-run",
+                     "--jobs-dir", str(tmp_path / "jobs")]) == 0
+    listed = [shlex.split(line) for line in (tmp_path / "jobs" / "cells.txt").read_text().splitlines()]
+    assert listed == cells[1:] and len(listed) == 3
+    assert "#SBATCH --array=0-2%" in (tmp_path / "jobs" / "array.sh").read_text()

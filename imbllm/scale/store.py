@@ -35,9 +35,17 @@ def _is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgresql+", "postgres://"))
 
 
+def _is_folder(url: str) -> bool:
+    return url.startswith("file:") or "://" not in url
+
+
 def claims_url(tracking_uri: str, claims_uri: str | None = None) -> str:
     """The database that holds the claims: ``claims_uri`` if given, else the tracking store's
     own database (a SQLite file or PostgreSQL); a tracking server needs ``claims_uri``."""
+    if not claims_uri and _is_folder(tracking_uri):
+        # A local folder store has no database: the claims get a SQLite file of their own in it.
+        folder = Path(tracking_uri[len("file://"):] if tracking_uri.startswith("file://") else tracking_uri)
+        return f"sqlite:///{folder.resolve() / 'imbllm_claims.db'}"
     url = claims_uri or tracking_uri
     if url.startswith("postgres://"):  # SQLAlchemy knows only the long scheme
         url = "postgresql://" + url[len("postgres://"):]
