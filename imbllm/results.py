@@ -20,6 +20,7 @@ METHOD_ORDER = [
     "standard", "balance", "random", "smote", "smote_nc", "adasyn", "ctgan", "tvae",
     "great", "taptap", "pred_llm", "imbllm",
     "imbllm_no_feature_prompt", "imbllm_random_perm", "imbllm_no_interp",
+    "imbllm_no_pretrain", "imbllm_free", "great_free",
 ]
 #: Rows that use more data than the oversamplers (an upper reference): never marked best.
 REFERENCE_ONLY = ("balance",)
@@ -61,6 +62,10 @@ def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | Non
             "code_version": t.get("code_version"),
             "command": t.get("command"),
             "rescored": t.get("synthetic_metrics_rescored"),
+            # How an LLM run was made (None for the others): the before/after comparisons.
+            "pretrain": t.get("pretrain"),
+            "decoding": t.get("decoding"),
+            "label": t.get("label"),
         }
         row.update(m)
         rows.append(row)

@@ -168,6 +168,8 @@ def execute_run(
         {
             "n_train_minority": float((split.y_imb == split.minority).sum()),
             "n_gen": float(split.n_gen),
+            # Rows the classifier saw as synthetic minority: a labeller may relabel or drop rows.
+            "n_synthetic_minority": float(len(S)),
             "resample_seconds": t1 - t0,
             "classify_seconds": t2 - t1,
             "synthetic_metrics_seconds": t3 - t2,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from imbllm.analysis.llm_rows import made_table  # noqa: E402
 from imbllm.results import export_runs, format_table, load_runs, read_runs, summary_table  # noqa: E402
 
 # Per protocol mode: the paper's two metrics first, then the rest of protocol.md §3.
@@ -76,6 +77,23 @@ def write_tables(runs, out_dir: Path, experiment: str, echo: bool = False) -> li
             written.append(path)
             if echo:
                 print(f"\n{metric} ({mode}, {clf})\n{body}")
+    for mode, part in exp_runs.groupby("protocol"):
+        body = made_table(part, mode)
+        if not body:
+            continue  # no language-model runs
+        head = (
+            f"# Rows made by the language-model methods — {experiment}, protocol={mode}\n\n"
+            "Valid rows made / rows asked, summed over seeds (×n: seeds); TapTap and Pred-LLM, "
+            "whose labellers relabel or drop valid rows: valid rows and rows labelled minority.\n"
+            f"Runs: {sweep_commands(part)}; "
+            f"this file: `python scripts/make_tables.py --experiment {experiment}`.\n\n"
+        )
+        path = out_dir / experiment / f"{mode}_rows_made.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(head + body + "\n")
+        written.append(path)
+        if echo:
+            print(f"\nrows made ({mode})\n{body}")
     return written
 
 

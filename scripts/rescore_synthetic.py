@@ -63,6 +63,7 @@ def main(argv=None) -> int:
         m = synthetic_metrics(
             S, R, U, ds.spec.numeric, ds.spec.categorical, max_rows=args.max_rows, random_state=int(row.seed)
         )
+        m["n_synthetic_minority"] = len(S)  # runs logged before the runner counted them
         now = int(time.time() * 1000)
         client.log_batch(
             row.run_id,

@@ -218,3 +218,28 @@ def test_rows_made_by_language_model_methods_are_counted_per_protocol():
     assert "imbllm made 88% of the rows asked for (1 of 2 samplings complete)" in made_paragraph(
         runs, "corrected")
     assert made_table(runs.drop(columns=["n_valid"]), "corrected") == ""
+
+
+def test_rows_of_relabelling_methods_report_valid_and_minority_rows_apart():
+    from imbllm.analysis.llm_rows import made_counts, made_table
+
+    base = dict(ratio=0.2, dataset="ds00", protocol="corrected", classifier="xgboost")
+    runs = pd.DataFrame([
+        # TapTap keeps every valid row; its classifier called 25 of 40 minority
+        {**base, "method": "taptap", "seed": 0, "label": "classifier", "n_valid": 40,
+         "n_requested": 40, "n_synthetic_minority": 25},
+        # Pred-LLM: 38 of 40 completions valid, its model labelled 8 of them majority (dropped)
+        {**base, "method": "pred_llm", "seed": 0, "label": "lm", "n_valid": 30, "n_requested": 40,
+         "rejected_label_not_minority": 8, "n_synthetic_minority": 30},
+        # a TapTap run logged before the minority count: unknown, not guessed
+        {**base, "method": "taptap", "seed": 0, "dataset": "ds01", "label": "classifier",
+         "n_valid": 40, "n_requested": 40},
+        {**base, "method": "imbllm", "seed": 0, "label": "prompt", "n_valid": 39, "n_requested": 40,
+         "n_synthetic_minority": 39},
+    ])
+    counts = made_counts(runs, "corrected")
+    assert counts.loc[("ds00", "pred_llm"), ["made", "valid", "minority"]].tolist() == [30, 38, 30]
+    table = made_table(runs, "corrected")
+    assert ("| ds00 | valid 40/40 (100%), minority 25 | valid 38/40 (95%), minority 30 "
+            "| 39/40 (98%) |") in table
+    assert "| ds01 | valid 40/40 (100%), minority ? | — | — |" in table

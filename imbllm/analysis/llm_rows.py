@@ -26,30 +26,69 @@ def llm_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return sub.drop_duplicates(["dataset", "method", "protocol", "ratio", "seed"])
 
 
-def made_table(runs: pd.DataFrame, protocol: str) -> str:
-    """Markdown: per dataset and method, valid rows made of rows asked, summed over seeds,
-    with the share; in the published protocol also the cells filled per row made."""
+#: Rejections after the schema check: the row was valid, its label was not the minority's.
+LABEL_REJECTIONS = ("rejected_label_not_minority", "rejected_label_unreadable")
+#: Labellers that may relabel (TapTap's classifier) or drop (Pred-LLM's model) valid rows.
+RELABELLING = ("classifier", "lm")
+
+
+def _column(sub: pd.DataFrame, name: str) -> pd.Series:
+    return sub[name] if name in sub else pd.Series(float("nan"), index=sub.index)
+
+
+def made_counts(runs: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """Per dataset and method, summed over seeds: ``asked``, ``made`` (rows the sampler
+    returned), ``valid`` (completions that passed the schema check: rows made plus those a
+    labeller then dropped), ``minority`` (rows the classifier saw as synthetic minority; NaN
+    where a run predates that count), ``seeds`` and ``relabels`` (the method's labeller may
+    relabel or drop valid rows, so valid and minority rows are reported apart)."""
     sub = llm_runs(runs)
     sub = sub[sub["protocol"] == protocol]
     if sub.empty:
+        return pd.DataFrame()
+    dropped = sum((_column(sub, c).fillna(0) for c in LABEL_REJECTIONS), 0)
+    counts = pd.DataFrame({
+        "dataset": sub["dataset"], "method": sub["method"], "seed": sub["seed"],
+        "asked": sub["n_requested"], "made": sub["n_valid"], "valid": sub["n_valid"] + dropped,
+        "minority": _column(sub, "n_synthetic_minority"),
+        "repaired": _column(sub, "n_repaired_cells").fillna(0),
+        "relabels": _column(sub, "label").isin(RELABELLING) | (dropped > 0),
+    })
+    g = counts.groupby(["dataset", "method"])
+    out = g[["asked", "made", "valid", "repaired"]].sum()
+    out["minority"] = g["minority"].sum(min_count=1).where(g["minority"].count() == g.size())
+    out["seeds"], out["relabels"] = g["seed"].nunique(), g["relabels"].any()
+    return out
+
+
+def _cell(row: pd.Series, protocol: str) -> str:
+    if row["relabels"]:
+        minority = "?" if pd.isna(row["minority"]) else str(int(row["minority"]))
+        cell = (f"valid {int(row['valid'])}/{int(row['asked'])} "
+                f"({row['valid'] / row['asked']:.0%}), minority {minority}")
+    else:
+        cell = f"{int(row['made'])}/{int(row['asked'])} ({row['made'] / row['asked']:.0%})"
+    if protocol == "published" and row["made"]:
+        cell += f", {row['repaired'] / row['made']:.1f} filled"
+    return cell + (f" ×{int(row['seeds'])}" if row["seeds"] > 1 else "")
+
+
+def made_table(runs: pd.DataFrame, protocol: str) -> str:
+    """Markdown: per dataset and method, valid rows made of rows asked, summed over seeds,
+    with the share; for TapTap and Pred-LLM, whose labellers relabel or drop valid rows, the
+    valid rows and the minority rows apart; in the published protocol also the cells filled
+    per row made."""
+    counts = made_counts(runs, protocol)
+    if counts.empty:
         return ""
-    g = sub.groupby(["dataset", "method"])
-    made, asked = g["n_valid"].sum(), g["n_requested"].sum()
-    seeds = g["seed"].nunique()
-    repaired = g["n_repaired_cells"].sum() if "n_repaired_cells" in sub else None
-    methods = method_order(sub["method"].unique())
+    methods = method_order(counts.index.get_level_values("method").unique())
+    datasets = sorted(counts.index.get_level_values("dataset").unique())
     lines = ["| dataset | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
-    for dataset in sorted(sub["dataset"].unique()):
-        cells = []
-        for m in methods:
-            if (dataset, m) not in made.index:
-                cells.append("—")
-                continue
-            k = (dataset, m)
-            cell = f"{int(made[k])}/{int(asked[k])} ({made[k] / asked[k]:.0%})"
-            if protocol == "published" and made[k] and repaired is not None:
-                cell += f", {repaired[k] / made[k]:.1f} filled"
-            cells.append(cell + (f" ×{int(seeds[k])}" if seeds[k] > 1 else ""))
+    for dataset in datasets:
+        cells = [
+            _cell(counts.loc[(dataset, m)], protocol) if (dataset, m) in counts.index else "—"
+            for m in methods
+        ]
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -90,7 +129,9 @@ def section(runs: pd.DataFrame) -> list[str]:
         )
         md.append(f"### {protocol} protocol ({policy})\n")
         md.append(
-            "Valid rows made / rows asked, summed over seeds (×n: number of seeds)"
+            "Valid rows made / rows asked, summed over seeds (×n: number of seeds); for "
+            "methods whose labeller relabels or drops valid rows, the valid rows and the rows "
+            "labelled minority apart"
             + ("; cells filled per row made." if protocol == "published" else ".")
             + "\n"
         )
