@@ -50,6 +50,14 @@ def wall_time(runs) -> str:
     return text
 
 
+def _write(path: Path, head: str, body: str, title: str, echo: bool) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(head + body + "\n")
+    if echo:
+        print(f"\n{title}\n{body}")
+    return path
+
+
 def write_tables(runs, out_dir: Path, experiment: str, echo: bool = False) -> list[Path]:
     written = []
     exp_runs = runs[runs["experiment"] == experiment]
@@ -72,11 +80,7 @@ def write_tables(runs, out_dir: Path, experiment: str, echo: bool = False) -> li
                 f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(part)} runs.\n\n"
             )
             path = out_dir / experiment / f"{mode}_{clf}_{metric}.md"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(head + body + "\n")
-            written.append(path)
-            if echo:
-                print(f"\n{metric} ({mode}, {clf})\n{body}")
+            written.append(_write(path, head, body, f"{metric} ({mode}, {clf})", echo))
     for mode, part in exp_runs.groupby("protocol"):
         body = made_table(part, mode)
         if not body:
@@ -89,11 +93,7 @@ def write_tables(runs, out_dir: Path, experiment: str, echo: bool = False) -> li
             f"this file: `python scripts/make_tables.py --experiment {experiment}`.\n\n"
         )
         path = out_dir / experiment / f"{mode}_rows_made.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(head + body + "\n")
-        written.append(path)
-        if echo:
-            print(f"\nrows made ({mode})\n{body}")
+        written.append(_write(path, head, body, f"rows made ({mode})", echo))
     return written
 
 
