@@ -116,6 +116,11 @@ def _order(values, order):
     return known + sorted(set(values) - set(order))
 
 
+def dataset_order(datasets) -> list[str]:
+    """The paper's order of datasets (``DATASET_ORDER``), unknown ones last, sorted."""
+    return _order(datasets, DATASET_ORDER)
+
+
 def method_order(methods) -> list[str]:
     """The paper's order of methods (``METHOD_ORDER``), unknown ones last, sorted."""
     return _order(methods, METHOD_ORDER)

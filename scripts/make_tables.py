@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from imbllm.analysis import before_after  # noqa: E402
 from imbllm.analysis.llm_rows import made_table  # noqa: E402
 from imbllm.results import export_runs, format_table, load_runs, read_runs, summary_table  # noqa: E402
 
@@ -81,6 +82,17 @@ def write_tables(runs, out_dir: Path, experiment: str, echo: bool = False) -> li
             )
             path = out_dir / experiment / f"{mode}_{clf}_{metric}.md"
             written.append(_write(path, head, body, f"{metric} ({mode}, {clf})", echo))
+        blocks = before_after.section(part)
+        if blocks:
+            head = (
+                f"# Before/after the engine's fixes — {experiment}, protocol={mode}, "
+                f"classifier={clf}\n\nMeans over seeds {sorted(int(v) for v in part['seed'].unique())}"
+                "; rows_made = valid rows made / rows asked.\n"
+                f"Runs: {sweep_commands(part)}; "
+                f"this file: `python scripts/make_tables.py --experiment {experiment}`.\n\n"
+            )
+            path = out_dir / experiment / f"{mode}_{clf}_before_after.md"
+            written.append(_write(path, head, "\n".join(blocks), f"before/after ({mode}, {clf})", echo))
     for mode, part in exp_runs.groupby("protocol"):
         body = made_table(part, mode)
         if not body:

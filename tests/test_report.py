@@ -243,3 +243,33 @@ def test_rows_of_relabelling_methods_report_valid_and_minority_rows_apart():
     assert ("| ds00 | valid 40/40 (100%), minority 25 | valid 38/40 (95%), minority 30 "
             "| 39/40 (98%) |") in table
     assert "| ds01 | valid 40/40 (100%), minority ? | — | — |" in table
+
+
+def test_before_after_compares_one_method_in_two_settings_on_shared_datasets():
+    from imbllm.analysis.before_after import pair_table, section
+
+    def run(method, dataset, seed, n_valid, f1, dum):
+        return dict(method=method, dataset=dataset, seed=seed, protocol="corrected",
+                    n_valid=n_valid, n_requested=100, f1_minority=f1, dum=dum)
+
+    runs = pd.DataFrame([
+        run("imbllm_free", "german", 0, 20, 0.40, 0.30),
+        run("imbllm_free", "german", 1, 40, 0.50, 0.20),   # means: 30%, 0.45, 0.25
+        run("imbllm", "german", 0, 100, 0.60, 0.20),
+        run("imbllm", "german", 1, 100, 0.50, 0.30),       # means: 100%, 0.55, 0.25
+        run("imbllm_free", "fuel", 0, 50, 0.90, 0.10),
+        run("imbllm", "fuel", 0, 100, 0.80, 0.05),
+        run("imbllm", "bank", 0, 100, 0.30, 0.40),          # no before: left out
+    ])
+    table = pair_table(runs, "imbllm_free", "imbllm")
+    lines = table.splitlines()
+    assert lines[0] == "| dataset | rows_made | f1_minority | dum |"
+    assert lines[2] == "| german | 30% → 100% | 0.4500 → 0.5500 | 0.2500 → 0.2500 |"
+    assert lines[3] == "| fuel | 50% → 100% | 0.9000 → 0.8000 | 0.1000 → 0.0500 |"
+    # dum is minimised: fuel's lower dum counts as better, german's tie does not
+    assert lines[4] == "| after better | 2 of 2 | 1 of 2 | 1 of 2 |"
+    assert lines[5] == "| mean change | +0.6000 | +0.0000 | -0.0250 |"
+    assert "bank" not in table
+    assert [b.splitlines()[0] for b in section(runs)] == [
+        "### ImbLLM, decoding: free → constrained (`imbllm_free` → `imbllm`)"]
+    assert pair_table(runs, "great_free", "great") == ""
