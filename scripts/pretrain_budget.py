@@ -6,8 +6,11 @@ The run's training split (seed, corrected protocol) is split again: 20% of it (s
 the validation part, the rest is cut to the imbalanced set and oversampled, exactly as a
 benchmark run does with the test split. The test split is never read. Budgets come from
 ``conf/llm/compact.yaml`` and ``conf/budget/<budget>.yaml``; ``--set key=value`` changes a
-budget field (``--set pretrain_epochs=10``). One line per (dataset, pretrain) and a last line
-per dataset comparing the two.
+budget field (``--set pretrain_epochs=10``); ``--decoding free`` samples without the schema
+constraint (the default: constrained, as the corrected protocol runs). One line per (dataset,
+pretrain) with rows made, the share of completions that were valid rows, validation minority F1
+and the synthetic-data metrics against the validation minority (``dum``, ``unique_ratio``), and
+a last line per dataset comparing the two.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from imbllm.classifiers import XGBoost
 from imbllm.data import load_dataset
 from imbllm.data.loader import Dataset
 from imbllm.llm.methods import ImbLLM
+from imbllm.metrics.synthetic import synthetic_metrics
 from imbllm.protocol import make_split
 from imbllm.runner import MethodSpec, execute_run
 
@@ -34,23 +38,30 @@ def _yaml(group: str, name: str) -> dict:
     return yaml.safe_load((ROOT / "conf" / group / f"{name}.yaml").read_text())
 
 
-def validation_run(dataset, seed: int, llm: dict, budget: dict, cache_dir: str) -> dict:
+def validation_run(dataset, seed: int, llm: dict, budget: dict, cache_dir: str,
+                   decoding: str = "constrained") -> dict:
     """One ImbLLM run whose 'test' split is the validation part of the training split."""
     outer = make_split(dataset.X, dataset.y, seed=seed)
     inner = Dataset(dataset.spec, outer.X_train, outer.y_train, "train-split", "", "")
 
     def sampler():
         return ImbLLM(llm=llm, budget=budget, cache_dir=cache_dir, on_shortfall="record",
-                      progress=False, random_state=seed)
+                      decoding=decoding, progress=False, random_state=seed)
+
+    def scores(S, R, U, numeric, categorical):
+        return synthetic_metrics(S, R, U, numeric, categorical, random_state=seed)
 
     start = time.perf_counter()
     record = execute_run(inner, MethodSpec("imbllm", family="llm"), sampler,
-                         lambda: XGBoost(random_state=seed), mode="corrected", seed=seed)
+                         lambda: XGBoost(random_state=seed), mode="corrected", seed=seed,
+                         synthetic_metrics=scores)
     m = record.metrics
     return {
         "rows": f"{int(m['n_generated'])}/{int(m['n_requested'])}",
         "valid_share": m["n_valid"] / max(1.0, m.get("n_completions", 0.0)),
         "val_f1_minority": m["f1_minority"],
+        "val_dum": m["dum"],
+        "unique_ratio": m["unique_ratio"],
         "pretrain_s": m.get("pretrain_seconds", 0.0),
         "finetune_s": m.get("lm_fit_seconds", 0.0),
         "run_s": time.perf_counter() - start,
@@ -64,6 +75,7 @@ def main() -> None:
     parser.add_argument("--budget", default="compact")
     parser.add_argument("--set", nargs="*", default=[], help="budget field=value")
     parser.add_argument("--cache-dir", default=None, help="model cache (default: a temp dir)")
+    parser.add_argument("--decoding", default="constrained", choices=("constrained", "free"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     budget = _yaml("budget", args.budget)
@@ -76,13 +88,14 @@ def main() -> None:
         out = {}
         for mode in ("none", "table"):
             llm = {**_yaml("llm", "compact"), "pretrain": mode}
-            out[mode] = validation_run(dataset, args.seed, llm, budget, cache_dir)
+            out[mode] = validation_run(dataset, args.seed, llm, budget, cache_dir, args.decoding)
             print(name, f"pretrain={mode}",
                   " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in out[mode].items()), flush=True)
         print(name, "val_f1_minority", f"{out['none']['val_f1_minority']:.4f}", "->",
-              f"{out['table']['val_f1_minority']:.4f}", "rows", out["none"]["rows"], "->",
-              out["table"]["rows"], flush=True)
+              f"{out['table']['val_f1_minority']:.4f}", "val_dum",
+              f"{out['none']['val_dum']:.4f}", "->", f"{out['table']['val_dum']:.4f}", "rows",
+              out["none"]["rows"], "->", out["table"]["rows"], flush=True)
 
 
 if __name__ == "__main__":
