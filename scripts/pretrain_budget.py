@@ -44,9 +44,9 @@ def validation_run(dataset, seed: int, llm: dict, budget: dict, cache_dir: str,
     outer = make_split(dataset.X, dataset.y, seed=seed)
     inner = Dataset(dataset.spec, outer.X_train, outer.y_train, "train-split", "", "")
 
-    def sampler():
+    def sampler(**column_roles):  # the runner says which columns are categorical
         return ImbLLM(llm=llm, budget=budget, cache_dir=cache_dir, on_shortfall="record",
-                      decoding=decoding, progress=False, random_state=seed)
+                      decoding=decoding, progress=False, random_state=seed, **column_roles)
 
     def scores(S, R, U, numeric, categorical):
         return synthetic_metrics(S, R, U, numeric, categorical, random_state=seed)
