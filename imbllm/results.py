@@ -14,6 +14,9 @@ import pandas as pd
 from imbllm.tracking import DEFAULT_URI
 
 KEYS = ["experiment", "dataset", "method", "classifier", "ratio", "seed", "protocol"]
+#: Method settings a sweep varies under one method name (NaN where a method has none): part
+#: of what makes two runs different cells.
+VARIANTS = ["interpolation_ratio"]
 
 DATASET_ORDER = ["german", "fuel", "insurance", "housing", "bank", "adult", "gem_price", "car", "sick", "credit_card"]
 METHOD_ORDER = [
@@ -66,15 +69,17 @@ def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | Non
             "pretrain": t.get("pretrain"),
             "decoding": t.get("decoding"),
             "label": t.get("label"),
+            "interpolation_ratio": _number(p.get("config.method.sampler.interpolation_ratio")),
         }
         row.update(m)
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=KEYS + ["run_id", "artifact_uri"])
-    # One result per (experiment, dataset, method, classifier, ratio, seed, protocol): a rerun
-    # of the same cell (force=true, or a changed method setting) replaces the older one.
-    df = df.sort_values("start_time").drop_duplicates(KEYS, keep="last")
+    # One result per (experiment, dataset, method, classifier, ratio, seed, protocol) and swept
+    # method setting (VARIANTS): a rerun of the same cell (force=true, or a changed method
+    # setting outside VARIANTS) replaces the older one.
+    df = df.sort_values("start_time").drop_duplicates(KEYS + VARIANTS, keep="last")
     return df.reset_index(drop=True)
 
 
@@ -97,6 +102,13 @@ def export_runs(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:
 def read_runs(paths: list[str | Path]) -> pd.DataFrame:
     """Concatenate exported run records (see :func:`export_runs`)."""
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _search_all(client, ids):

@@ -3,6 +3,8 @@
     python scripts/make_report.py                                # default store, all experiments
     python scripts/make_report.py --experiments paper ablation   # only these experiments
     python scripts/make_report.py --tracking-uri sqlite:///results/mlruns.db --no-embeddings
+    python scripts/make_report.py --experiments paper_classical paper_llm_pretrained \
+        imbllm_interpolation paper_llm --scratch paper_llm   # issue 12's report
 
 The F1 and AUC tables of both protocol modes, the synthetic-data tables, average ranks,
 Friedman/Nemenyi (critical-difference diagrams), Wilcoxon + Holm of the reference method
@@ -32,6 +34,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ratio", type=float, default=None, help="imbalance ratio to test (default 0.2)")
     p.add_argument("--protocol", default=None, help="protocol of the synthetic-data tests")
     p.add_argument("--classifier", default=None, help="classifier of the classification tests")
+    p.add_argument("--scratch", default=None, metavar="EXPERIMENT",
+                   help="the from-scratch record (e.g. paper_llm): compared method by method "
+                   "with the other runs, not pooled with them")
+    p.add_argument("--interpolation", default="imbllm_interpolation", metavar="EXPERIMENT",
+                   help="ImbLLM's interpolation sweep: plotted, not pooled")
+    p.add_argument("--runs", nargs="+", default=None, metavar="CSV",
+                   help="build from committed flat run records (results/runs/*.csv.gz) instead "
+                   "of the store; the t-SNE figures need the store's synthetic rows and are left out")
     p.add_argument("--no-embeddings", action="store_true", help="skip the t-SNE figures")
     p.add_argument("--points", type=int, default=200, help="rows per set in each embedding")
     return p.parse_args(argv)
@@ -42,16 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Imported here so that --help works without the tracking stack.
     from imbllm.analysis.report import ReportOptions, build_report
-    from imbllm.results import load_runs
+    from imbllm.results import load_runs, read_runs
     from imbllm.tracking import DEFAULT_URI
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
-    runs = load_runs(uri, args.experiments)
+    if args.runs:
+        runs = read_runs(args.runs)
+        if args.experiments:
+            runs = runs[runs["experiment"].isin(args.experiments)]
+        source = "the run records " + ", ".join(f"`{Path(p).name}`" for p in args.runs)
+    else:
+        runs = load_runs(uri, args.experiments)
+        source = f"the tracking store `{uri}`"
     opts = ReportOptions(
         reference=args.reference, ratio=args.ratio, protocol=args.protocol,
-        classifier=args.classifier, embeddings=not args.no_embeddings, n_points=args.points,
-        source=f"the tracking store `{uri}`"
-        + (f" (experiments {', '.join(args.experiments)})" if args.experiments else ""),
+        classifier=args.classifier, embeddings=not (args.no_embeddings or args.runs),
+        n_points=args.points,
+        scratch_experiment=args.scratch, interpolation_experiment=args.interpolation,
+        source=source + (f" (experiments {', '.join(args.experiments)})" if args.experiments else ""),
     )
     try:
         path = build_report(runs, args.out, opts)

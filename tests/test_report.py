@@ -246,7 +246,7 @@ def test_rows_of_relabelling_methods_report_valid_and_minority_rows_apart():
 
 
 def test_before_after_compares_one_method_in_two_settings_on_shared_datasets():
-    from imbllm.analysis.before_after import pair_table, section
+    from imbllm.analysis.before_after import pair_table, scratch_section, section
 
     def run(method, dataset, seed, n_valid, f1, dum):
         return dict(method=method, dataset=dataset, seed=seed, protocol="corrected",
@@ -261,7 +261,7 @@ def test_before_after_compares_one_method_in_two_settings_on_shared_datasets():
         run("imbllm", "fuel", 0, 100, 0.80, 0.05),
         run("imbllm", "bank", 0, 100, 0.30, 0.40),          # no before: left out
     ])
-    table = pair_table(runs, "imbllm_free", "imbllm")
+    table = pair_table(runs[runs["method"] == "imbllm_free"], runs[runs["method"] == "imbllm"])
     lines = table.splitlines()
     assert lines[0] == "| dataset | rows_made | f1_minority | dum |"
     assert lines[2] == "| german | 30% → 100% | 0.4500 → 0.5500 | 0.2500 → 0.2500 |"
@@ -272,4 +272,140 @@ def test_before_after_compares_one_method_in_two_settings_on_shared_datasets():
     assert "bank" not in table
     assert [b.splitlines()[0] for b in section(runs)] == [
         "### ImbLLM, decoding: free → constrained (`imbllm_free` → `imbllm`)"]
-    assert pair_table(runs, "great_free", "great") == ""
+    assert pair_table(runs[runs["method"] == "great_free"], runs[runs["method"] == "great"]) == ""
+    scratch = runs[runs["method"] == "imbllm_free"].assign(method="imbllm")
+    blocks = scratch_section(scratch, runs, "paper_llm")
+    assert [b.splitlines()[0] for b in blocks] == ["### imbllm: `paper_llm` → now"]
+    assert "| german | 30% → 100% |" in blocks[0]
+
+
+def test_ablation_table_tests_full_imbllm_against_each_variant_with_holm():
+    from imbllm.analysis.ablation import ablation_table, section
+
+    rows = []
+    for i in range(6):
+        for seed in (0, 1):  # two seeds a dataset: the table holds their mean
+            f1 = 0.5 + 0.01 * i + (0.02 if seed else -0.02)
+            rows += [dict(dataset=f"d{i}", seed=seed, method="imbllm", f1_minority=f1),
+                     dict(dataset=f"d{i}", seed=seed, method="imbllm_no_feature_prompt",
+                          f1_minority=f1),
+                     dict(dataset=f"d{i}", seed=seed, method="imbllm_no_interp",
+                          f1_minority=f1 - 0.1 - 0.01 * i),
+                     dict(dataset=f"d{i}", seed=seed, method="great", f1_minority=0.0)]
+    table = ablation_table(pd.DataFrame(rows), "f1_minority")
+    lines = table.splitlines()
+    assert lines[0] == "| variant | d0 | d1 | d2 | d3 | d4 | d5 | mean |"
+    assert lines[2] == "| ImbLLM | 0.5000 | 0.5100 | 0.5200 | 0.5300 | 0.5400 | 0.5500 | 0.5250 |"
+    assert lines[4].startswith("| − interpolated training rows | 0.4000 | 0.4000 |")
+    assert "great" not in table
+    # six wins of six: exact two-sided p = 2/64; Holm over two tests doubles the smaller p
+    assert "| imbllm_no_interp | 6 | 6 | 0 | 0 | +0.1250 | 0.031 | 0.062 |" in table
+    assert "| imbllm_no_feature_prompt | 6 | 0 | 6 | 0 | +0.0000 | 1.000 | 1.000 |" in table
+    assert section(pd.DataFrame(rows).query("method != 'imbllm'")) == []
+
+
+def test_interpolation_section_tabulates_seed_means_per_ratio_and_plots_every_seed(tmp_path):
+    from imbllm.analysis.interpolation import ratio_table, section
+
+    rows = [dict(dataset=d, seed=s, method="imbllm", interpolation_ratio=r,
+                 f1_minority=base + 0.1 * r + 0.01 * s, dum=0.3 - 0.05 * r)
+            for d, base in (("german", 0.4), ("fuel", 0.9)) for s in (0, 1, 2)
+            for r in (0.0, 0.5, 2.0)]
+    runs = pd.DataFrame(rows[:-1])  # fuel, seed 2, ratio 2 is missing
+    lines = ratio_table(runs, "f1_minority").splitlines()
+    assert lines[0] == "| dataset | 0 | 0.5 | 2 |"
+    assert lines[2] == "| german | 0.4100 (n=3) | 0.4600 (n=3) | 0.6100 (n=3) |"
+    assert lines[3] == "| fuel | 0.9100 (n=3) | 0.9600 (n=3) | 1.1050 (n=2) |"
+    md = section(runs, tmp_path)
+    assert (tmp_path / "interpolation.png").stat().st_size > 10_000
+    assert [m.splitlines()[0] for m in md[:2]] == ["### `f1_minority` by interpolation_ratio",
+                                                   "### `dum` by interpolation_ratio"]
+    assert section(runs[runs["interpolation_ratio"] == 0.5], tmp_path) == []
+
+
+def _claim_runs(imbllm_f1_offset: float) -> pd.DataFrame:
+    """Eight baselines, ImbLLM and two ablations on ten datasets, corrected, xgboost."""
+    from imbllm.analysis.claims import BASELINES
+
+    rows = []
+    for d in range(10):
+        for j, m in enumerate(BASELINES):
+            rows.append(dict(method=m, f1=0.3 + 0.02 * j + 0.001 * d, ent=1.0 + 0.01 * j))
+        rows.append(dict(method="imbllm", f1=0.3 + imbllm_f1_offset + 0.001 * d, ent=2.0))
+        rows.append(dict(method="imbllm_no_feature_prompt", f1=0.3, ent=1.5 + 0.01 * d))
+        rows.append(dict(method="imbllm_no_interp", f1=0.3, ent=2.5))
+        for r in rows[-11:]:
+            r.update(dataset=f"d{d}", seed=0, protocol="corrected", classifier="xgboost",
+                     backbone="compact" if r["method"] not in ("smote", "adasyn") else None,
+                     pretrain="table")
+    runs = pd.DataFrame(rows).rename(columns={"f1": "f1_minority", "ent": "entropy"})
+    return runs.assign(roc_auc=runs["f1_minority"])
+
+
+def test_claim_paragraphs_say_supported_only_when_imbllm_beats_every_baseline():
+    from imbllm.analysis.claims import section
+
+    best = section(_claim_runs(0.5), "xgboost", "corrected")
+    assert len(best) == 4  # F1/AUC (corrected; no published runs), closer/diverse, entropy, caveat
+    assert best[0].startswith("**Claim: ImbLLM beats all eight baselines on F1 and AUC "
+                              "(corrected protocol).** Supported (xgboost;")
+    # ten wins of ten: exact p = 2/1024, times 8 by Holm = 0.016 < 0.05, against every baseline
+    assert "`f1_minority` (maximized, 10 datasets): ImbLLM ranks 1st of 9 (average rank 1.00" \
+        in best[0]
+    assert "significantly better than 8 of 8 (adasyn, ctgan, great, " in best[0]
+    # the runs log entropy but no dum, pairwise_distance or unique_ratio
+    assert best[1].split("** ")[1].startswith(
+        "Testable only in part (`dum`, `pairwise_distance`, `unique_ratio` not logged); on the "
+        "rest: supported")
+    # eight datasets only: 2/256 times 8 = 0.0625, no win survives Holm
+    eight = section(_claim_runs(0.5).query("dataset not in ('d8', 'd9')"), "xgboost", "corrected")
+    assert "Not established: ImbLLM ranks best" in eight[0]
+    assert "significantly better than 0 of 8." in eight[0]
+    assert best[3].startswith("**What these runs cannot say.** These runs use the compact")
+    assert "first trained on the run's own training split" in best[3]
+
+    behind = section(_claim_runs(0.125), "xgboost", "corrected")[0]
+    # 0.425 sits between taptap (0.42) and pred_llm (0.44) on every dataset
+    assert "Not supported" in behind and "ImbLLM ranks 2nd of 9" in behind
+    assert "best pred_llm 1.00" in behind
+    # entropy: ImbLLM (2.0) beats label-only prompting (1.5-1.57) but not no_interp (2.5)
+    entropy = section(_claim_runs(0.5), "xgboost", "corrected")[2]
+    assert entropy.startswith("**Claim: conditioning on the label")
+    assert "Not supported" in entropy and "ImbLLM ranks 2nd of 3" in entropy
+    assert "significantly worse than imbllm_no_interp" in entropy
+
+
+def test_comparison_experiments_are_set_beside_the_runs_not_pooled_with_them(planted, tmp_path):
+    _, md = planted
+    runs = make_runs()
+    imb = runs[runs["method"] == "imbllm"]
+    scratch = imb.assign(experiment="paper_llm", f1_minority=0.0, n_valid=10, n_requested=100)
+    interp = pd.concat([imb.assign(experiment="imbllm_interpolation", interpolation_ratio=r,
+                                   f1_minority=imb["f1_minority"] + r) for r in (0.0, 1.0)])
+    both = pd.concat([runs.assign(n_valid=100, n_requested=100), scratch, interp])
+    out = build_report(both, tmp_path, ReportOptions(embeddings=False,
+                                                     scratch_experiment="paper_llm")).read_text()
+    table = "### F1: `f1_minority`, corrected protocol, xgboost, ratio 0.2"
+    assert out.split(table)[1].split("###")[0] == md.split(table)[1].split("###")[0]
+    assert "### imbllm: `paper_llm` → now" in out
+    assert "| ds00 | 10% → 100% | 0.0000 → " in out
+    assert "## Interpolation amount (corrected protocol, xgboost)" in out
+    assert (tmp_path / "figures" / "interpolation.png").read_bytes()[:8] == PNG
+
+
+def test_make_report_rebuilds_from_exported_run_records(tmp_path, mirror_dir, monkeypatch,
+                                                        fresh_store):
+    monkeypatch.setenv("IMBLLM_DATA_DIR", str(mirror_dir))
+    _log_fake_store(fresh_store, tmp_path)
+    from imbllm.results import export_runs, load_runs
+
+    records = export_runs(load_runs(fresh_store), tmp_path / "runs")
+    spec = importlib.util.spec_from_file_location("make_report", ROOT / "scripts" / "make_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "results"
+    assert module.main(["--runs", *map(str, records), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "from the run records `paper.csv.gz`" in md and "- finished runs: 6" in md
+    assert "| fuel | 0.5000 (1 seed) | 0.6000 (1 seed) | **0.7000 (1 seed)** |" in md
+    assert not list((out / "figures").glob("embedding_*"))  # no synthetic rows in the records

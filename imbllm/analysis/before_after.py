@@ -1,11 +1,12 @@
-"""Before and after the engine's two fixes for the offline backbone (issue 9).
+"""Before and after the engine's two fixes for the offline backbone (issues 9 and 12).
 
-Each comparison is one method in two settings that differ in one thing: the backbone first
-trained on the table (``llm.pretrain=table``) or not, and decoding constrained to the schema or
-free. Per dataset it shows, mean over seeds, the share of asked rows made, the classifier's
-scores and the synthetic-data metrics, ``before → after``; the last rows count the datasets on
-which the after setting is better and give the mean change. The runs must share protocol,
-classifier and ratio, and a dataset counts only where both settings have runs.
+A comparison sets one method's runs in two settings side by side: the backbone first trained
+on the table (``llm.pretrain=table``) or not, decoding constrained to the schema or free, or a
+whole experiment on the from-scratch backbone (``paper_llm``) against its rerun. Per dataset it
+shows, mean over seeds, the share of asked rows made, the classifier's scores and the
+synthetic-data metrics as ``before → after``; the last rows count the datasets on which the
+after setting is better and give the mean change. Both sides must come from one protocol,
+classifier and ratio (the caller slices); a dataset counts only where both have runs.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import pandas as pd
 
 from imbllm.metrics import higher_is_better
-from imbllm.results import dataset_order
+from imbllm.results import dataset_order, method_order
 
-#: Named comparisons: (before, after) method names of conf/method.
+#: Comparisons inside one experiment: (before, after) method names of conf/method.
 PAIRS: dict[str, tuple[str, str]] = {
     "ImbLLM, pretraining: none → table": ("imbllm_no_pretrain", "imbllm"),
     "ImbLLM, decoding: free → constrained": ("imbllm_free", "imbllm"),
@@ -26,20 +27,21 @@ COLUMNS = ("rows_made", "f1_minority", "roc_auc", "dum", "pairwise_distance", "u
            "entropy")
 
 
-def _means(runs: pd.DataFrame, method: str) -> pd.DataFrame:
-    sub = runs[runs["method"] == method].copy()
-    sub["rows_made"] = sub["n_valid"] / sub["n_requested"]
-    cols = [c for c in COLUMNS if c in sub]
-    return sub.groupby("dataset")[cols].mean()
+def _means(runs: pd.DataFrame) -> pd.DataFrame:
+    if "n_valid" not in runs or "n_requested" not in runs or runs.empty:
+        return pd.DataFrame()
+    sub = runs.assign(rows_made=runs["n_valid"] / runs["n_requested"])
+    return sub.groupby("dataset")[[c for c in COLUMNS if c in sub]].mean()
 
 
-def compare(runs: pd.DataFrame, before: str, after: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(before, after)`` means per dataset (rows) and column, on the datasets both have."""
-    if "n_valid" not in runs or "n_requested" not in runs:
+def compare(before: pd.DataFrame, after: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seed means per dataset (rows) and column of two sets of one method's runs, on the
+    datasets both have."""
+    b, a = _means(before), _means(after)
+    if b.empty or a.empty:
         return pd.DataFrame(), pd.DataFrame()
-    b, a = _means(runs, before), _means(runs, after)
     datasets = dataset_order(b.index.intersection(a.index))
-    cols = [c for c in COLUMNS if c in b and c in a]
+    cols = [c for c in COLUMNS if c in b and c in a and b[c].notna().any()]
     return b.loc[datasets, cols], a.loc[datasets, cols]
 
 
@@ -47,10 +49,10 @@ def _better(metric: str, before: pd.Series, after: pd.Series) -> pd.Series:
     return after > before if metric == "rows_made" or higher_is_better(metric) else after < before
 
 
-def pair_table(runs: pd.DataFrame, before: str, after: str) -> str:
+def pair_table(before: pd.DataFrame, after: pd.DataFrame) -> str:
     """Markdown: datasets x columns, ``before → after``; then per column the datasets where
     ``after`` is better and the mean change. Empty when no dataset has both."""
-    b, a = compare(runs, before, after)
+    b, a = compare(before, after)
     if b.empty:
         return ""
     cols = list(b.columns)
@@ -68,10 +70,22 @@ def pair_table(runs: pd.DataFrame, before: str, after: str) -> str:
 
 
 def section(runs: pd.DataFrame) -> list[str]:
-    """Markdown blocks, one per comparison whose two methods both have runs."""
+    """Markdown blocks, one per comparison of :data:`PAIRS` whose two methods have runs."""
     md = []
     for title, (before, after) in PAIRS.items():
-        table = pair_table(runs, before, after)
+        table = pair_table(runs[runs["method"] == before], runs[runs["method"] == after])
         if table:
             md.append(f"### {title} (`{before}` → `{after}`)\n\n{table}\n")
+    return md
+
+
+def scratch_section(scratch: pd.DataFrame, current: pd.DataFrame, name: str) -> list[str]:
+    """Markdown blocks, one per method that both the from-scratch experiment ``name``
+    (``scratch``) and the current runs hold: that method before → after."""
+    md = []
+    both = set(scratch["method"]) & set(current["method"])
+    for m in method_order(both):
+        table = pair_table(scratch[scratch["method"] == m], current[current["method"] == m])
+        if table:
+            md.append(f"### {m}: `{name}` → now\n\n{table}\n")
     return md

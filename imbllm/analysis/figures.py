@@ -1,4 +1,5 @@
-"""Figures of the report: critical-difference diagrams, ``dum`` bars, 2-D embeddings.
+"""Figures of the report: critical-difference diagrams, ``dum`` bars, 2-D embeddings, and
+ImbLLM's metrics against its interpolation amount.
 
 Every function writes one PNG and returns its path. matplotlib (the ``report`` extra) is
 imported at call time with the non-interactive Agg backend, so the library imports without it.
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from imbllm.analysis.stats import Comparison
+from imbllm.metrics import higher_is_better
 from imbllm.metrics.gower import GowerEncoder, gower_cdist
 from imbllm.optional import require
 
@@ -140,3 +142,24 @@ def _save(fig, path: str | Path) -> Path:
 
     plt.close(fig)
     return path
+
+
+def interpolation_plot(runs: pd.DataFrame, metrics: list[str], path: str | Path) -> Path:
+    """One panel per metric: the metric against ``interpolation_ratio``, a line of seed means
+    per dataset and every seed's run as a point (four datasets are too few for a test)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        sub = runs[runs[metric].notna()]
+        for i, (dataset, part) in enumerate(sorted(sub.groupby("dataset"))):
+            means = part.groupby("interpolation_ratio")[metric].mean()
+            ax.plot(means.index, means.to_numpy(), color=cmap(i % 10), label=dataset)
+            ax.scatter(part["interpolation_ratio"], part[metric], color=cmap(i % 10), s=12,
+                       alpha=0.6)
+        ax.set_xlabel("interpolation_ratio (interpolated rows per row to generate)", fontsize=8)
+        ax.set_ylabel(metric, fontsize=8)
+        ax.set_title(f"{metric} ({'higher' if higher_is_better(metric) else 'lower'} is better)",
+                     fontsize=9)
+    axes[0, 0].legend(fontsize=7, loc="best")
+    return _save(fig, path)

@@ -37,13 +37,13 @@ def fmt_p(p: float, *, bare: bool = False) -> str:
     return text.removeprefix("p ").removeprefix("= ") if bare else text
 
 
-def _join(items: list[str]) -> str:
+def and_join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
 
@@ -56,7 +56,7 @@ def comparison_paragraph(c: Comparison, label: str) -> str:
         return f"**{label}.** No dataset has values for the methods compared; nothing to test."
     best, best_rank = c.ranks.index[0], float(c.ranks.iloc[0])
     ties = [m for m, r in c.ranks.items() if np.isclose(r, best_rank)]
-    lead = (f"{_join(ties)} share the best average rank ({best_rank:.2f})" if len(ties) > 1
+    lead = (f"{and_join(ties)} share the best average rank ({best_rank:.2f})" if len(ties) > 1
             else f"{best} has the best average rank ({best_rank:.2f})")
     out = [f"**{label}** ({c.goal}d; {n} datasets, {k} methods). {lead}."]
     if c.notes:
@@ -80,7 +80,7 @@ def comparison_paragraph(c: Comparison, label: str) -> str:
     else:
         gap = ref_rank - best_rank
         within = " (within the critical difference)" if gap < c.cd else ""
-        out.append(f"{reference_label} does not rank best: it is {_ordinal(pos)} of {k} "
+        out.append(f"{reference_label} does not rank best: it is {ordinal(pos)} of {k} "
                    f"(average rank {ref_rank:.2f}), {gap:.2f} ranks behind {best}{within}.")
     out.append(_wilcoxon_sentence(c, reference_label))
     verdict = _verdict(c, reference_label)
@@ -103,12 +103,12 @@ def _wilcoxon_sentence(c: Comparison, ref_label: str) -> str:
 
     parts = []
     if len(better):
-        parts.append(f"significantly better than {_join(cite(better))}")
+        parts.append(f"significantly better than {and_join(cite(better))}")
     if len(worse):
-        parts.append(f"significantly worse than {_join(cite(worse))}")
+        parts.append(f"significantly worse than {and_join(cite(worse))}")
     if len(rest):
         smallest = rest["p_holm"].min()
-        parts.append(f"not significantly different from {_join(list(rest['baseline']))} "
+        parts.append(f"not significantly different from {and_join(list(rest['baseline']))} "
                      f"(smallest Holm-adjusted {fmt_p(smallest)})")
     return (f"Against each baseline (Wilcoxon signed-rank over datasets, win-tie-loss counts, "
             f"Holm correction, alpha = {c.alpha}), {ref_label} is " + "; ".join(parts) + ".")
@@ -147,7 +147,7 @@ def dum_ratio_paragraph(per_dataset: pd.DataFrame, reference: str | None) -> str
     text = ("**Distance to the unseen minority against the real rows alone.** A `dum_ratio` "
             "below 1 means the synthetic rows bring the test minority closer than the real "
             "training minority does by itself. Datasets where this holds: "
-            + _join(items) + ".")
+            + and_join(items) + ".")
     if reference in per_dataset.columns and known[reference]:
         ref_label = f"`{reference}`"
         share = below[reference] / known[reference]

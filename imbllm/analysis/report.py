@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from imbllm.analysis import figures, findings, llm_rows
+from imbllm.analysis import claims, figures, findings, llm_rows, llm_sections
 from imbllm.analysis.stats import Comparison, compare, seed_means
 from imbllm.metrics import SYNTHETIC_METRICS, goal, higher_is_better
 from imbllm.results import method_order
@@ -31,7 +31,7 @@ MODE_METRICS = {
 }
 #: Rows that are references, not competitors: left out of ranks and tests.
 REFERENCE_ROWS = ("balance",)
-FIGURE_PREFIXES = ("cd_", "dum_", "embedding_")
+FIGURE_PREFIXES = ("cd_", "dum_", "embedding_", "interpolation")
 
 
 @dataclass
@@ -46,6 +46,10 @@ class ReportOptions:
     n_points: int = 200
     alpha: float = 0.05
     source: str = "the tracking store"
+    #: Experiment of the from-scratch record, compared method by method, not pooled.
+    scratch_experiment: str | None = None
+    #: Experiment of ImbLLM's interpolation sweep, plotted, not pooled.
+    interpolation_experiment: str = "imbllm_interpolation"
 
 
 def _pick(values: pd.Series, preferred):
@@ -67,9 +71,13 @@ def build_report(
     artifact and rebuild the split; tests pass stand-ins.
     """
     opt = options or ReportOptions()
+    side = runs["experiment"].isin([opt.scratch_experiment, opt.interpolation_experiment])
+    scratch = runs[runs["experiment"] == opt.scratch_experiment]
+    interp = runs[runs["experiment"] == opt.interpolation_experiment]
+    runs = runs[~side]
     if runs.empty:
-        raise ValueError(f"{opt.source} holds no finished runs; run a sweep first "
-                         "(imbllm-bench -m experiment=...).")
+        raise ValueError(f"{opt.source} holds no finished runs outside the comparison "
+                         "experiments; run a sweep first (imbllm-bench -m experiment=...).")
     out_dir, fig_dir = Path(out_dir), Path(out_dir) / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     for old in fig_dir.glob("*.png"):
@@ -110,6 +118,12 @@ def build_report(
         md.append(findings.dum_ratio_paragraph(seed_means(synth, "dum_ratio"), opt.reference)
                   + "\n")
     md += [p + "\n" for p in (llm_rows.made_paragraph(at_ratio, m) for m in MODE_METRICS) if p]
+    md.append("## The paper's claims (method.md §4)\n")
+    md += claims.section(competing, classifier, protocol, opt.alpha)
+    md += llm_sections.sections(at_ratio, scratch[scratch["ratio"] == ratio],
+                                interp[interp["ratio"] == ratio], fig_dir, protocol=protocol,
+                                classifier=classifier, scratch_name=opt.scratch_experiment,
+                                alpha=opt.alpha)
 
     md.append("## Classification\n")
     md.append("Mean (population std) over seeds, best per dataset in bold; `balance` is the "

@@ -1,0 +1,126 @@
+"""One paragraph per claim of the paper (method.md §4): supported or not, by which numbers,
+with which test, on which protocol, and what the backbone of these runs cannot say.
+
+Every sentence is a template filled from the runs: average ranks and the Friedman test over
+datasets, Wilcoxon signed-rank against each method compared with Holm's correction
+(:mod:`imbllm.analysis.stats`). A claim counts as supported only when ImbLLM ranks best and is
+significantly better than every method it is compared with, on every metric that carries it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from imbllm.analysis.findings import and_join, fmt_p, ordinal
+from imbllm.analysis.stats import Comparison, compare
+from imbllm.metrics import goal
+
+REFERENCE = "imbllm"
+#: The paper's eight baselines (method.md, mission).
+BASELINES = ("smote", "smote_nc", "adasyn", "ctgan", "tvae", "great", "taptap", "pred_llm")
+#: The ablations that remove what the entropy argument credits (method.md §2.6).
+ENTROPY_ABLATIONS = ("imbllm_no_feature_prompt", "imbllm_no_interp")
+F1_AUC = {"published": ("f1_published", "auc_published"), "corrected": ("f1_minority", "roc_auc")}
+CLOSER, DIVERSE = ("dum",), ("pairwise_distance", "unique_ratio", "entropy")
+
+
+def _standing(c: Comparison) -> tuple[int, str]:
+    """``(level, sentence)`` for one metric: ImbLLM's rank and its significant wins; level 2:
+    ranks best and beats every method significantly, 1: ranks best, 0: does not."""
+    if c.reference is None:
+        return 0, f"`{c.metric}`: ImbLLM has no complete results."
+    k, n = len(c.ranks), c.friedman.n_datasets
+    rank = float(c.ranks[c.reference])
+    pos = int((c.ranks < rank - 1e-9).sum()) + 1
+    w = c.wilcoxon
+    if w is None or w.empty:  # ImbLLM alone: nothing to test against
+        w = pd.DataFrame(columns=["baseline", "significant", "wins", "losses"])
+    sig = w["significant"].astype(bool)
+    better = w[sig & (w["wins"] > w["losses"])]["baseline"].tolist()
+    worse = w[sig & (w["wins"] < w["losses"])]["baseline"].tolist()
+    best = pos == 1
+    text = (f"`{c.metric}` ({c.goal}d, {n} datasets): ImbLLM ranks {ordinal(pos)} of {k} "
+            f"(average rank {rank:.2f}"
+            + ("" if best else f"; best {c.ranks.index[0]} {float(c.ranks.iloc[0]):.2f}")
+            + f"; Friedman {fmt_p(c.friedman.pvalue)}), significantly better than "
+            f"{len(better)} of {len(w)}" + (f" ({and_join(better)})" if better else ""))
+    if worse:
+        text += f" and significantly worse than {and_join(worse)}"
+    return (2 if len(better) == len(w) > 0 else 1) if best else 0, text + "."
+
+
+def _verdict(levels: list[int]) -> str:
+    if min(levels) == 2:
+        return "Supported"
+    if min(levels) == 1:
+        return "Not established: ImbLLM ranks best without beating every method significantly"
+    return "Partly supported: ImbLLM ranks best on some metrics only" if max(levels) else (
+        "Not supported")
+
+
+def _judge(runs: pd.DataFrame, methods: tuple[str, ...], metrics, alpha: float):
+    """``(standings, missing)``: a standing per metric the runs hold, and the metrics they lack."""
+    sub = runs[runs["method"].isin((REFERENCE, *methods))]
+    out, missing = [], []
+    for metric in metrics:
+        if metric in sub and sub[metric].notna().any() and REFERENCE in set(sub["method"]):
+            out.append(_standing(compare(sub[sub[metric].notna()], metric, goal(metric),
+                                         reference=REFERENCE, alpha=alpha)))
+        else:
+            missing.append(metric)
+    return out, missing
+
+
+def _paragraph(title: str, how: str, judged) -> str:
+    standings, missing = judged
+    if not standings:
+        return f"**{title}** Not testable here: the runs lack ImbLLM or the metrics."
+    verdict = _verdict([level for level, _ in standings])
+    if missing:
+        verdict = (f"Testable only in part ({', '.join(f'`{m}`' for m in missing)} not logged); "
+                   f"on the rest: {verdict[0].lower()}{verdict[1:]}")
+    return f"**{title}** {verdict} ({how}). " + " ".join(t for _, t in standings)
+
+
+def backbone_caveat(runs: pd.DataFrame) -> str:
+    """What the backbone of these runs cannot say about the paper's pretrained one."""
+    llm = runs[runs["backbone"].notna()] if "backbone" in runs else runs.iloc[:0]
+    backbones = sorted(set(llm["backbone"])) if len(llm) else []
+    if backbones != ["compact"]:
+        return f"Backbones: {', '.join(backbones) or 'none logged'}."
+    pretrain = sorted(set(llm["pretrain"].dropna())) if "pretrain" in llm else []
+    start = ("first trained on the run's own training split" if pretrain == ["table"]
+             else f"pretraining {', '.join(pretrain) or 'not logged'}")
+    return ("These runs use the compact offline backbone (a small GPT-2 built from a config, "
+            f"{start}), not the paper's hub-pretrained distilgpt2: they cannot say how the "
+            "methods rank when the backbone brings knowledge of column names and values from "
+            "outside the table, which is where the paper's LLM methods start.")
+
+
+def section(runs: pd.DataFrame, classifier: str, synthetic_protocol: str,
+            alpha: float = 0.05) -> list[str]:
+    """The claims' paragraphs (protocol by protocol where the claim is about scores), then
+    what the backbone cannot say."""
+    test = f"average ranks with the Friedman test; Wilcoxon signed-rank, Holm, alpha = {alpha}"
+    md = []
+    for mode, metrics in F1_AUC.items():
+        sl = runs[(runs["protocol"] == mode) & (runs["classifier"] == classifier)]
+        if len(sl):
+            md.append(_paragraph(
+                f"Claim: ImbLLM beats all eight baselines on F1 and AUC ({mode} protocol).",
+                f"{classifier}; {test}; against {', '.join(BASELINES)}",
+                _judge(sl, BASELINES, metrics, alpha)))
+    syn = runs[runs["protocol"] == synthetic_protocol]
+    md.append(_paragraph(
+        "Claim: ImbLLM's rows lie closer to the unseen minority and are more diverse than "
+        f"those of the other methods ({synthetic_protocol} protocol).",
+        f"closer: `dum`; diverse: {', '.join(f'`{m}`' for m in DIVERSE)}; {test}",
+        _judge(syn, BASELINES, CLOSER + DIVERSE, alpha)))
+    md.append(_paragraph(
+        "Claim: conditioning on the label and a feature value, and interpolating, raises the "
+        f"entropy of the generated rows over label-only prompting ({synthetic_protocol} "
+        "protocol).",
+        f"`entropy` of ImbLLM against {' and '.join(ENTROPY_ABLATIONS)}; {test}",
+        _judge(syn, ENTROPY_ABLATIONS, ("entropy",), alpha)))
+    md.append("**What these runs cannot say.** " + backbone_caveat(runs))
+    return [p + "\n" for p in md]
