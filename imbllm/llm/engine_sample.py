@@ -29,7 +29,7 @@ class EngineSampleMixin:
     def _complete(self, prompts: list[str], seed: int, max_new_tokens: int) -> list[str]:
         # A sampler saved before decoding was a choice has no grammar_: it decodes freely.
         grammar = getattr(self, "grammar_", None)
-        completions = self.lm_.generate(
+        out = self.lm_.generate(
             prompts,
             temperature=self.temperature,
             top_k=self.top_k,
@@ -39,8 +39,8 @@ class EngineSampleMixin:
             progress=self.progress,
             constraint=grammar,
         )
-        self._decode_stats.add(getattr(self.lm_, "last_generate_stats_", {}) or {})
-        return completions
+        self._decode_stats.add(out.stats)
+        return out.texts
 
     def _accept(self, prompts: list[str], completions: list[str], seed: int) -> Accepted:
         texts = [p + c for p, c in zip(prompts, completions, strict=True)]
