@@ -142,11 +142,11 @@ class FakeLanguageModel:
 
 def install(monkeypatch) -> type[FakeLanguageModel]:
     """Route the engine to the stand-in model, its recorded calls and options reset."""
-    import imbllm.llm.engine as engine
+    import imbllm.llm.fitting as fitting
     from imbllm.llm.config import Budget, LLMConfig
 
     FakeLanguageModel.calls = []
     FakeLanguageModel.script = None
     FakeLanguageModel.full_rows_only = True
-    monkeypatch.setattr(engine, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
+    monkeypatch.setattr(fitting, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
     return FakeLanguageModel
