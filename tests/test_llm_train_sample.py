@@ -220,3 +220,31 @@ def test_generate_rejects_bad_arguments(trained):
         lm.generate(["legs is 2, " * 40], seed=0, **SAMPLE)
     empty = lm.generate([], seed=0, **SAMPLE)
     assert empty.texts == [] and empty.stats["n_prompts"] == 0
+
+
+@pytest.mark.parametrize("module", ["train", "sampling", "causal"])
+def test_training_and_sampling_do_not_import_the_model_class(module):
+    """Imports run one way: backbone imports train and sampling, never the reverse."""
+    import ast
+    from pathlib import Path
+
+    import imbllm.llm
+
+    source = Path(imbllm.llm.__file__).with_name(module + ".py").read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+            imported.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+    assert "imbllm.llm.causal" in imported or module == "causal"
+    assert not any(name.startswith("imbllm.llm.backbone") for name in imported), imported
+
+
+def test_finetune_reports_its_threads_and_generate_leaves_the_model_untouched(trained):
+    lm, _, stats = trained
+    before = dict(vars(lm))
+    out = lm.generate(["animal is"] * 3, seed=0, **SAMPLE)
+    assert len(out.texts) == 3 and out.stats["n_prompts"] == 3
+    assert vars(lm) == before and lm.train_threads_ == stats["train_threads"] >= 1

@@ -67,7 +67,7 @@ class Settings:
     decoding: str
     repair: str
     label_format: str
-    patience: float
+    patience: float | int
     on_shortfall: str
     temperature: float
     top_k: int
@@ -180,7 +180,7 @@ def target_name(y: pd.Series, columns: list[str]) -> str:
     return next(c for c in ("target", "label", "class", "y", "_target") if c not in columns)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # frames inside: compared by identity
 class Plan:
     """What one fit decided from the table; read by model fitting and by the drawer."""
 
