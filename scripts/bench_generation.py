@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from imbllm.data import load_dataset  # noqa: E402
 from imbllm.llm.config import Budget  # noqa: E402
 from imbllm.llm.decoders import GPT2Decoder, HFDecoder  # noqa: E402
+from imbllm.llm.drawer import Drawer  # noqa: E402
 from imbllm.llm.methods import ImbLLM  # noqa: E402
 from imbllm.llm.repair import check_rows  # noqa: E402
 from imbllm.protocol import make_split  # noqa: E402
@@ -67,13 +69,14 @@ def peak_rss_mb() -> float:
 
 def n_valid(sampler, prompts: list[str], completions: list[str]) -> int:
     """Completions the engine's parser and strict check accept."""
-    cells = sampler.codec_.parse([p + c for p, c in zip(prompts, completions, strict=True)])
-    return int(check_rows(cells, sampler.codec_, sampler.text_schema_, "strict").keep.sum())
+    plan = sampler.plan_
+    cells = plan.codec.parse([p + c for p, c in zip(prompts, completions, strict=True)])
+    return int(check_rows(cells, plan.codec, plan.schema, "strict").keep.sum())
 
 
 def engine_prompts(sampler, n: int, seed: int) -> list[str]:
     """``n`` first-round prompts as the engine draws them (label and one feature value)."""
-    p = sampler.prompter_
+    p = sampler.plan_.prompter
     return p.prompts(p.slots(n), np.random.default_rng(seed))
 
 
@@ -119,7 +122,12 @@ def _sample_child(path: str, decoding: str, rows: int, seed: int, queue) -> None
     sampler = ImbLLM.load(path)
     if decoding == "free":
         # The fitted sampler decoding freely: no grammar, the gap recorded, not raised.
-        sampler.grammar_, sampler.on_shortfall_ = None, "record"
+        plan = sampler.plan_
+        settings = replace(plan.settings, decoding="free", on_shortfall="record")
+        sampler.plan_ = replace(plan, grammar=None, settings=settings)
+        budget = sampler.budget_
+        sampler.drawer_ = Drawer(sampler.plan_, sampler.lm_, gen_batch_size=budget.gen_batch_size,
+                                 max_new_tokens=budget.max_new_tokens, progress=False)
     start, cpu = time.perf_counter(), time.process_time()
     X_new, _ = sampler.sample(rows, random_state=seed)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -170,18 +178,18 @@ def naive(sampler, rows: int, seed: int) -> dict:
     numeric and missing-value filters after every batch; valid rows by the engine's check."""
     lm = sampler.lm_
     tok, model = lm.tokenizer, lm.model.eval()
-    prompt = sampler.prompter_.label_piece + ","
+    prompt = sampler.plan_.prompter.label_piece + ","
     ids = torch.tensor([tok(prompt)["input_ids"]] * 100)
-    numeric = list(sampler.text_schema_.numeric)
+    numeric = list(sampler.plan_.schema.numeric)
     torch.manual_seed(seed)  # the published code seeds the global generator
     start, cpu = time.perf_counter(), time.process_time()
-    frame = pd.DataFrame(columns=sampler.codec_.features)
+    frame = pd.DataFrame(columns=sampler.plan_.codec.features)
     texts_all: list[str] = []
     n_tokens = 0
     while len(texts_all) < rows:
         out = model.generate(
             input_ids=ids,
-            max_length=ids.shape[1] + sampler.max_new_tokens_,
+            max_length=ids.shape[1] + sampler.drawer_.max_new_tokens,
             do_sample=True,
             temperature=0.7,
             top_k=50,
@@ -207,8 +215,8 @@ def compare(sampler, prompts: list[str], batch: int, reps: int, seed: int) -> di
     (after one constrained call that warms the masks, as the engine's first round does)."""
     from imbllm.llm.decoding import completion_budget
 
-    lm, grammar = sampler.lm_, sampler.grammar_
-    free_tokens = sampler.max_new_tokens_
+    lm, grammar = sampler.lm_, sampler.plan_.grammar
+    free_tokens = sampler.drawer_.max_new_tokens
     bound = completion_budget(grammar, lm, prompts, free_tokens)
     kw = dict(temperature=0.7, top_k=50, batch_size=batch, seed=seed, progress=False)
 
@@ -269,7 +277,7 @@ def main(argv=None) -> None:
             f"peak RSS {r['peak_rss_mb']:.0f} MB"
         )
     steps = max(1, round(b["tokens"] / b["completions"]))
-    a = ceiling(sampler.lm_, sampler.prompter_.label_piece + ",", budget.gen_batch_size, steps,
+    a = ceiling(sampler.lm_, sampler.plan_.prompter.label_piece + ",", budget.gen_batch_size, steps,
                 args.reps)
     top = max(a.values())
     print(f"(a) ceiling, batch {budget.gen_batch_size}, {steps} steps: "

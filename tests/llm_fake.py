@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from imbllm.llm.causal import Generation
+
 
 def split_pieces(text: str) -> list[str]:
     """Split on the ", " that lie outside double quotes."""
@@ -42,7 +44,6 @@ class FakeLanguageModel:
         self.corpus = list(corpus or [])
         self.memory = list(memory or [])
         self.tokenizer = FakeTokenizer()
-        self.last_generate_stats_: dict = {}
         self.train_threads_: int | None = None
 
     @classmethod
@@ -121,12 +122,12 @@ class FakeLanguageModel:
             )
         )
         n_tokens = sum(len(self.tokenizer(c)["input_ids"]) for c in out)
-        self.last_generate_stats_ = {
+        stats = {
             "generated_tokens": n_tokens,
             "sample_seconds": 0.25,
             "tokens_per_second": n_tokens / 0.25,
         }
-        return out
+        return Generation(out, stats)
 
     def save(self, path):
         path = Path(path)
@@ -141,11 +142,11 @@ class FakeLanguageModel:
 
 def install(monkeypatch) -> type[FakeLanguageModel]:
     """Route the engine to the stand-in model, its recorded calls and options reset."""
-    import imbllm.llm.engine as engine
+    import imbllm.llm.fitting as fitting
     from imbllm.llm.config import Budget, LLMConfig
 
     FakeLanguageModel.calls = []
     FakeLanguageModel.script = None
     FakeLanguageModel.full_rows_only = True
-    monkeypatch.setattr(engine, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
+    monkeypatch.setattr(fitting, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
     return FakeLanguageModel

@@ -138,7 +138,7 @@ def test_lora_trains_adapters_only_and_round_trips(tmp_path):
     back = LanguageModel.load(tmp_path / "saved")
     kw = dict(temperature=1.0, top_k=20, batch_size=4, max_new_tokens=12, seed=3, progress=False)
     prompts = ["animal is cat,", "animal is bird, colour is"]
-    assert back.generate(prompts, **kw) == lm.generate(prompts, **kw)
+    assert back.generate(prompts, **kw).texts == lm.generate(prompts, **kw).texts
 
 
 def test_compact_lora_saves_merged_weights_that_load_and_save_again(tmp_path):
@@ -149,10 +149,10 @@ def test_compact_lora_saves_merged_weights_that_load_and_save_again(tmp_path):
     back = LanguageModel.load(tmp_path / "a")
     kw = dict(temperature=1.0, top_k=20, batch_size=4, max_new_tokens=12, seed=3, progress=False)
     prompts = ["animal is cat,", "legs is 8,"]
-    out = lm.generate(prompts, **kw)
-    assert back.generate(prompts, **kw) == out
+    out = lm.generate(prompts, **kw).texts
+    assert back.generate(prompts, **kw).texts == out
     back.save(tmp_path / "b")
-    assert LanguageModel.load(tmp_path / "b").generate(prompts, **kw) == out
+    assert LanguageModel.load(tmp_path / "b").generate(prompts, **kw).texts == out
 
 
 def test_save_load_round_trip_gives_identical_generations(tmp_path):
@@ -165,7 +165,7 @@ def test_save_load_round_trip_gives_identical_generations(tmp_path):
     assert back.train_threads_ == lm.train_threads_ == torch.get_num_threads()
     kw = dict(temperature=0.9, top_k=50, batch_size=3, max_new_tokens=20, seed=5, progress=False)
     prompts = ["animal is cat,", "animal is", "legs is 8,"] * 3
-    assert back.generate(prompts, **kw) == lm.generate(prompts, **kw)
+    assert back.generate(prompts, **kw).texts == lm.generate(prompts, **kw).texts
     with pytest.raises(FileNotFoundError, match="LanguageModel.save"):
         LanguageModel.load(tmp_path)
 

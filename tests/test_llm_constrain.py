@@ -258,15 +258,17 @@ def test_every_constrained_row_passes_the_strict_check(tokenizer_kind, number_fo
     lm = _tiny_lm(tokenizer_kind, _texts(codec, 200))  # untrained: near-uniform choices
     prompts = _prompts(codec, 1000)
     bound = grammar.max_new_tokens(prompts)
-    texts = generate(lm, prompts, max_new_tokens=bound, seed=0, constraint=grammar, **SAMPLE)
-    stats = lm.last_generate_stats_
+    gen = generate(lm, prompts, max_new_tokens=bound, seed=0, constraint=grammar, **SAMPLE)
+    texts, stats = gen.texts, gen.stats
     assert stats["n_truncated"] == 0 and stats["n_dead_states"] == 0
     full = [p + c for p, c in zip(prompts, texts, strict=True)]
     assert _strict_ok(codec, schema, full).sum() == 1000
     assert 0.0 < stats["masked_mass"] < 1.0 and stats["constrained"]
     # The same seed gives the same rows, with the masks already cached or not.
     grammar2, _, _ = _grammar(number_format)
-    again = generate(lm, prompts, max_new_tokens=bound, seed=0, constraint=grammar2, **SAMPLE)
+    again = generate(
+        lm, prompts, max_new_tokens=bound, seed=0, constraint=grammar2, **SAMPLE
+    ).texts
     assert again == texts
 
 
@@ -280,14 +282,14 @@ def test_batches_side_by_side_fill_the_shared_masks_and_give_the_same_rows():
         for n in (1, 2):  # two worker threads fill one fresh grammar's caches at once
             torch.set_num_threads(n)
             g = _grammar()[0]
-            rows.append(generate(lm, prompts, max_new_tokens=60, seed=0, constraint=g, **SAMPLE))
+            rows.append(generate(lm, prompts, max_new_tokens=60, seed=0, constraint=g, **SAMPLE).texts)
     finally:
         torch.set_num_threads(threads)
     assert rows[0] == rows[1]
     # A mask cache bounded to a few entries rebuilds masks and gives the same rows again.
     g = _grammar()[0]
     for_model(g, lm).max_cached = 4
-    assert generate(lm, prompts, max_new_tokens=60, seed=0, constraint=g, **SAMPLE) == rows[0]
+    assert generate(lm, prompts, max_new_tokens=60, seed=0, constraint=g, **SAMPLE).texts == rows[0]
     assert len(for_model(g, lm)._by_key) <= 4
 
 
@@ -298,15 +300,15 @@ def test_rows_end_in_time_when_tokens_are_short():
     low = for_model(grammar, lm).min_new_tokens(prompts)
     # Far fewer tokens than the longest row has bytes: rows must end in time, and do.
     assert low < grammar.max_new_tokens(prompts) // 2
-    texts = generate(lm, prompts, max_new_tokens=low, seed=0, constraint=grammar, **SAMPLE)
-    stats = lm.last_generate_stats_
+    gen = generate(lm, prompts, max_new_tokens=low, seed=0, constraint=grammar, **SAMPLE)
+    texts, stats = gen.texts, gen.stats
     assert stats["n_truncated"] == 0 and stats["n_cut"] == 0
     full = [p + c for p, c in zip(prompts, texts, strict=True)]
     assert _strict_ok(codec, schema, full).sum() == 200
     # One token fewer: the prompts that need them all cannot end; they are cut and counted.
     need = [for_model(grammar, lm).min_new_tokens([p]) for p in prompts]
-    generate(lm, prompts, max_new_tokens=low - 1, seed=0, constraint=grammar, **SAMPLE)
-    assert lm.last_generate_stats_["n_cut"] == sum(n == low for n in need) > 0
+    cut = generate(lm, prompts, max_new_tokens=low - 1, seed=0, constraint=grammar, **SAMPLE)
+    assert cut.stats["n_cut"] == sum(n == low for n in need) > 0
 
 
 def test_constraint_turns_a_briefly_trained_model_into_one_that_writes_valid_rows():
@@ -321,11 +323,13 @@ def test_constraint_turns_a_briefly_trained_model_into_one_that_writes_valid_row
     )
     prompts = ["label is rare,"] * 300
     bound = grammar.max_new_tokens(prompts)
-    free = generate(lm, prompts, max_new_tokens=bound, seed=3, **SAMPLE)
+    free = generate(lm, prompts, max_new_tokens=bound, seed=3, **SAMPLE).texts
     n_free = int(
         _strict_ok(codec, schema, [p + c for p, c in zip(prompts, free, strict=True)]).sum()
     )
-    constrained = generate(lm, prompts, max_new_tokens=bound, seed=3, constraint=grammar, **SAMPLE)
+    constrained = generate(
+        lm, prompts, max_new_tokens=bound, seed=3, constraint=grammar, **SAMPLE
+    ).texts
     n_constrained = int(
         _strict_ok(codec, schema, [p + c for p, c in zip(prompts, constrained, strict=True)]).sum()
     )
@@ -373,6 +377,7 @@ def test_a_table_of_85_columns_stays_valid_within_a_short_budget():
     prompts = ["label is a,"] * 20
     low = for_model(grammar, lm).min_new_tokens(prompts)
     out = generate(lm, prompts, max_new_tokens=low + 20, seed=0, constraint=grammar, **SAMPLE)
-    assert lm.last_generate_stats_["n_cut"] == lm.last_generate_stats_["n_truncated"] == 0
+    assert out.stats["n_cut"] == out.stats["n_truncated"] == 0
+    out = out.texts
     full = [p + c for p, c in zip(prompts, out, strict=True)]
     assert _strict_ok(codec, schema, full).sum() == 20

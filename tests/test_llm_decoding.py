@@ -92,13 +92,13 @@ def test_defaults_make_every_row_on_a_hard_table_and_repeat(tmp_path):
     X, y = hard_table()
     s = sampler()
     X_res, y_res = s.fit_resample(X, y)
-    assert s.decoding_ == "constrained" and s.n_generated_ == 56 and s.n_rejected_ == 0
+    assert s.plan_.settings.decoding == "constrained" and s.n_generated_ == 56 and s.n_rejected_ == 0
     again, _ = sampler().fit_resample(X, y)
     pd.testing.assert_frame_equal(again, X_res)
     # Saved and loaded, it still samples under the grammar, the same rows as before.
     s.save(tmp_path)
     loaded = ImbLLM.load(tmp_path)
-    assert loaded.grammar_ is not None
+    assert loaded.plan_.grammar is not None
     a, _ = s.sample(30, random_state=1)
     b, _ = loaded.sample(30, random_state=1)
     pd.testing.assert_frame_equal(a, b)

@@ -375,6 +375,23 @@ def test_save_load_and_sample_more(fake, tmp_path):
     assert set(ya) == {"high"} and loaded.get_params() == s.get_params()
     with pytest.raises(RuntimeError, match="call fit_resample first"):
         ImbLLM().sample(3)
+    # The fitted state is the plan, the model and the drawer made from them at load.
+    assert {"plan_", "lm_", "drawer_"} <= set(vars(loaded)) and loaded.drawer_.lm is loaded.lm_
+
+
+def test_a_folder_saved_before_the_plan_asks_to_refit(fake, tmp_path):
+    import joblib
+
+    X, y = table()
+    s = ImbLLM(**FAST)
+    s.fit_resample(X, y)
+    s.save(tmp_path)
+    saved = joblib.load(tmp_path / "sampler.joblib")
+    # The old layout kept codec_, prompter_, ... on the sampler itself, and no plan_.
+    saved["state"] = {k: v for k, v in saved["state"].items() if k != "plan_"}
+    joblib.dump(saved, tmp_path / "sampler.joblib")
+    with pytest.raises(ValueError, match="saved by an older version.*fit it again"):
+        ImbLLM.load(tmp_path)
 
 
 @pytest.mark.parametrize("keep", [["age", "bmi"], ["smoker", "region"]])
@@ -385,7 +402,7 @@ def test_numeric_only_and_categorical_only_tables(fake, keep):
     X_res, y_res = s.fit_resample(X, y)
     assert len(X_res) == 72 and set(y_res.iloc[48:]) == {"high"}
     # Interpolation needs continuous features (SMOTE without categorical ones).
-    assert s.n_interpolated_ == (24 if keep == ["age", "bmi"] else 0)
+    assert s.telemetry()["n_interpolated"] == (24 if keep == ["age", "bmi"] else 0)
     assert X_res.dtypes.tolist() == X.dtypes.tolist()
 
 

@@ -115,10 +115,13 @@ def test_every_llm_method_config_composes_with_both_decodings(method):
 def test_python_classes_behave_as_their_method_configs(method, cls):
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         from_config = instantiate(compose("config", overrides=[f"method={method}"]).method.sampler)
-    names = ("permutation", "training_rows", "prompt", "label", "number_format", "patience",
-             "on_shortfall")
-    settings = {n: cls()._setting(n) for n in names}
-    assert settings == {n: from_config._setting(n) for n in names}
+
+    def resolved(sampler) -> dict:
+        s = sampler._settings()
+        return {**s.switches, "patience": s.patience, "on_shortfall": s.on_shortfall}
+
+    settings = resolved(cls())
+    assert settings == resolved(from_config) and len(settings) == 7
     expected = {"pred_llm": (1.0, "record"), "taptap": (5.0, "record")}
     assert (settings["patience"], settings["on_shortfall"]) == expected.get(method, (5.0, "raise"))
 
@@ -139,7 +142,7 @@ def test_published_protocol_writes_label_codes_and_fills_every_row(tmp_path):
     sampler = method_sampler("imbllm", tmp_path, protocol="published")
     _, y_res = sampler.fit_resample(X, y)
     assert sampler.get_params()["repair"] == "published"
-    assert all(t.startswith("charges is 0, ") for t in sampler.training_texts_(0))
+    assert all(t.startswith("charges is 0, ") for t in sampler.plan_.training_texts(0))
     assert sampler.n_generated_ == 24 and set(y_res.iloc[48:]) == {"high"}
 
 
@@ -149,7 +152,7 @@ def test_taptap_published_rows_are_labelled_by_its_classifier(tmp_path):
     X_res, y_res = sampler.fit_resample(X, y)
     t = sampler.telemetry()
     assert t["tags"]["taptap_checkpoint"] == "not used" and t["n_generated"] >= 10
-    expected = sampler.labeler_.predict(X_res.iloc[48:])
+    expected = sampler.plan_.labeler.predict(X_res.iloc[48:])
     assert (y_res.iloc[48:].to_numpy() == expected.to_numpy()).all()
 
 

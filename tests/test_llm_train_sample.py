@@ -60,7 +60,7 @@ def test_finetune_memorises_and_reports(trained):
         stats["train_tokens"] / stats["fit_seconds"]
     )
     # Memorised: greedy completion of a row's start gives the rest of that row, then stops.
-    out = lm.generate(["animal is spider,", "animal is cat,"], seed=0, **{**SAMPLE, "top_k": 1})
+    out = lm.generate(["animal is spider,", "animal is cat,"], seed=0, **{**SAMPLE, "top_k": 1}).texts
     assert out == [" colour is brown, legs is 8", " colour is black, legs is 4"]
 
 
@@ -119,12 +119,12 @@ def test_budget_errors_name_the_parameter():
 def test_generate_one_completion_per_prompt_seeded(trained):
     lm = trained[0]
     prompts = ["animal is", "animal is cat,", "colour is", "legs is 8, animal is"] * 5
-    a = lm.generate(prompts, seed=1, **SAMPLE)
-    b = lm.generate(prompts, seed=1, **SAMPLE)
-    c = lm.generate(prompts, seed=2, **{**SAMPLE, "temperature": 3.0})
+    first = lm.generate(prompts, seed=1, **SAMPLE)
+    a, stats = first.texts, first.stats
+    b = lm.generate(prompts, seed=1, **SAMPLE).texts
+    c = lm.generate(prompts, seed=2, **{**SAMPLE, "temperature": 3.0}).texts
     assert len(a) == len(prompts) and a == b and a != c
     assert not any(lm.tokenizer.eos_token in t or lm.tokenizer.pad_token in t for t in a + c)
-    stats = lm.last_generate_stats_
     assert stats["n_prompts"] == 20 and stats["generated_tokens"] > 0
     assert stats["tokens_per_second"] == pytest.approx(
         stats["generated_tokens"] / stats["sample_seconds"]
@@ -139,7 +139,7 @@ def test_generation_does_not_depend_on_the_number_of_threads(trained):
         out = []
         for n in (1, 3):
             torch.set_num_threads(n)
-            out.append(lm.generate(prompts, seed=4, **{**SAMPLE, "batch_size": 3}))
+            out.append(lm.generate(prompts, seed=4, **{**SAMPLE, "batch_size": 3}).texts)
     finally:
         torch.set_num_threads(threads)
     assert out[0] == out[1]
@@ -159,13 +159,13 @@ def test_top_k_sampling_follows_the_top_k_distribution():
 
 def test_truncated_completions_are_counted(trained):
     lm = trained[0]
-    out = lm.generate(["animal is cat,"] * 3, seed=0, **{**SAMPLE, "max_new_tokens": 2})
-    assert lm.last_generate_stats_["n_truncated"] == 3
-    assert lm.last_generate_stats_["finished"] == [False] * 3
-    assert lm.last_generate_stats_["generated_tokens"] == 6
+    cut = lm.generate(["animal is cat,"] * 3, seed=0, **{**SAMPLE, "max_new_tokens": 2})
+    assert cut.stats["n_truncated"] == 3
+    assert cut.stats["finished"] == [False] * 3
+    assert cut.stats["generated_tokens"] == 6
+    out = cut.texts
     prompts = ["animal is cat,", "legs is 8,"] * 4
-    lm.generate(prompts, seed=0, **{**SAMPLE, "max_new_tokens": 24})
-    stats = lm.last_generate_stats_
+    stats = lm.generate(prompts, seed=0, **{**SAMPLE, "max_new_tokens": 24}).stats
     assert len(stats["finished"]) == len(prompts)
     assert sum(stats["finished"]) == len(prompts) - stats["n_truncated"] > 0
     assert all(len(lm.tokenizer(t)["input_ids"]) <= 2 for t in out)
@@ -181,8 +181,8 @@ def test_completion_does_not_depend_on_batch_neighbours(trained):
         "animal is bird,",
     ]
     greedy = {**SAMPLE, "top_k": 1, "batch_size": 1}
-    alone = [lm.generate([p], seed=0, **greedy)[0] for p in prompts]
-    mixed = lm.generate(prompts, seed=0, **{**greedy, "batch_size": 4})
+    alone = [lm.generate([p], seed=0, **greedy).texts[0] for p in prompts]
+    mixed = lm.generate(prompts, seed=0, **{**greedy, "batch_size": 4}).texts
     assert mixed == alone
 
 
@@ -218,4 +218,33 @@ def test_generate_rejects_bad_arguments(trained):
         generate(lm, ["animal is"], temperature=1, top_k=0, batch_size=2, max_new_tokens=5, seed=0)
     with pytest.raises(ValueError, match="n_positions"):
         lm.generate(["legs is 2, " * 40], seed=0, **SAMPLE)
-    assert lm.generate([], seed=0, **SAMPLE) == []
+    empty = lm.generate([], seed=0, **SAMPLE)
+    assert empty.texts == [] and empty.stats["n_prompts"] == 0
+
+
+@pytest.mark.parametrize("module", ["train", "sampling", "causal"])
+def test_training_and_sampling_do_not_import_the_model_class(module):
+    """Imports run one way: backbone imports train and sampling, never the reverse."""
+    import ast
+    from pathlib import Path
+
+    import imbllm.llm
+
+    source = Path(imbllm.llm.__file__).with_name(module + ".py").read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+            imported.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+    assert "imbllm.llm.causal" in imported or module == "causal"
+    assert not any(name.startswith("imbllm.llm.backbone") for name in imported), imported
+
+
+def test_finetune_reports_its_threads_and_generate_leaves_the_model_untouched(trained):
+    lm, _, stats = trained
+    before = dict(vars(lm))
+    out = lm.generate(["animal is"] * 3, seed=0, **SAMPLE)
+    assert len(out.texts) == 3 and out.stats["n_prompts"] == 3
+    assert vars(lm) == before and lm.train_threads_ == stats["train_threads"] >= 1

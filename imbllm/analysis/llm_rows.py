@@ -14,7 +14,7 @@ import pandas as pd
 
 from imbllm.results import method_order
 
-#: Columns logged by every language-model run (imbllm.llm.engine_sample) and by no other.
+#: Columns logged by every language-model run (imbllm.llm.drawer) and by no other.
 _NEEDED = ("n_valid", "n_requested")
 
 

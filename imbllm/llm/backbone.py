@@ -14,7 +14,9 @@ Example (a tiny model, a few seconds on a CPU)::
     texts = ["age is 19, smoker is yes", "age is 33, smoker is no"] * 20
     lm = LanguageModel.build(LLMConfig(n_layer=1, n_embd=32, n_head=2), texts, seed=0)
     lm.finetune(lambda epoch: texts, Budget(epochs=30, learning_rate=3e-3), seed=0)
-    lm.generate(["age is"], temperature=0.7, top_k=50, batch_size=8, max_new_tokens=12, seed=0)
+    out = lm.generate(["age is"], temperature=0.7, top_k=50, batch_size=8, max_new_tokens=12,
+                      seed=0)
+    out.texts, out.stats["tokens_per_second"]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 
 from imbllm.llm import sampling as _sampling
 from imbllm.llm import train as _train
+from imbllm.llm.causal import Generation
 from imbllm.llm.config import COMPACT, Budget, LLMConfig
 from imbllm.llm.device import resolve_device, scoped_seed
 
@@ -98,9 +101,9 @@ def train_tokenizer(corpus: list[str], vocab_size: int, split: str = "fields"):
 class LanguageModel:
     """A tokenizer and a causal LM on one device, with the three operations the engine needs.
 
-    Build with :meth:`build` or :meth:`load`. :meth:`finetune` is
-    :func:`imbllm.llm.train.finetune` and :meth:`generate` is
-    :func:`imbllm.llm.sampling.generate`, called as methods.
+    Build with :meth:`build` or :meth:`load`. :meth:`finetune` delegates to
+    :func:`imbllm.llm.train.finetune` and :meth:`generate` to
+    :func:`imbllm.llm.sampling.generate` (which returns the completions with their stats).
     """
 
     def __init__(self, tokenizer, model, config: LLMConfig):
@@ -108,7 +111,6 @@ class LanguageModel:
         self.model = model
         self.config = config
         self.device = next(model.parameters()).device
-        self.last_generate_stats_: dict = {}
         #: Longest fine-tuning sentence in tokens (end token included); 0 before fine-tuning.
         self.max_text_tokens_: int = 0
         #: CPU threads the fine-tuning ran on (None before fine-tuning, or in a model saved
@@ -159,8 +161,17 @@ class LanguageModel:
         return nullcontext()
 
     # -- the two operations, written in their own modules --------------------------------
-    finetune = _train.finetune
-    generate = _sampling.generate
+    def finetune(self, texts_for_epoch, budget: Budget, seed: int, progress: bool = True) -> dict:
+        """:func:`imbllm.llm.train.finetune` on this model; keeps the longest sentence and
+        the thread count it ran on (saved with the model)."""
+        stats = _train.finetune(self, texts_for_epoch, budget, seed, progress)
+        self.max_text_tokens_ = max(self.max_text_tokens_, stats["max_text_tokens"])
+        self.train_threads_ = stats["train_threads"]
+        return stats
+
+    def generate(self, prompts: list[str], **kwargs) -> Generation:
+        """:func:`imbllm.llm.sampling.generate` on this model: completions and their stats."""
+        return _sampling.generate(self, prompts, **kwargs)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

@@ -21,7 +21,7 @@ Example (``lm`` a :class:`imbllm.llm.backbone.LanguageModel`)::
 
     grammar = RowGrammar.from_codec(codec, schema, X)  # or RowGrammar.from_frame(X, y)
     low = for_model(grammar, lm).min_new_tokens(prompts)  # the fewest tokens that suffice
-    texts = lm.generate(prompts, ..., max_new_tokens=max(low, usual), constraint=grammar)
+    texts = lm.generate(prompts, ..., max_new_tokens=max(low, usual), constraint=grammar).texts
 """
 
 from __future__ import annotations

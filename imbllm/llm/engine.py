@@ -3,14 +3,14 @@
 :class:`LLMOversampler` runs method.md §1 end to end behind imbalanced-learn's
 ``fit_resample``. GReaT, TapTap, Pred-LLM and ImbLLM are this class with different rows of
 :data:`imbllm.llm.recipes.RECIPES`: the defaults of the strategy switches
-(:mod:`imbllm.llm.strategies`), ``patience`` and ``on_shortfall``. Fitting prepares the text
-(:mod:`imbllm.llm.engine_setup`), obtains the model (:mod:`imbllm.llm.engine_model`:
-pretraining, fine-tuning, cache) and samples (:mod:`imbllm.llm.engine_sample`).
+(:mod:`imbllm.llm.strategies`), ``patience`` and ``on_shortfall``. The estimator is thin: a
+fit builds the :class:`~imbllm.llm.plan.Plan` from the table (:mod:`imbllm.llm.plan`), obtains
+the model (:mod:`imbllm.llm.fitting`: pretraining, fine-tuning, cache) and hands both to a
+:class:`~imbllm.llm.drawer.Drawer` that samples the rows (:mod:`imbllm.llm.drawer`).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
@@ -18,32 +18,15 @@ import numpy as np
 import pandas as pd
 
 from imbllm.base import BaseOversampler, Generated
-from imbllm.llm.engine_model import EngineModelMixin
-from imbllm.llm.engine_sample import EngineSampleMixin, ShortfallError
-from imbllm.llm.engine_setup import EngineSetupMixin
+from imbllm.llm import fitting
+from imbllm.llm.drawer import Drawer, ShortfallError
+from imbllm.llm.plan import SETTING_NAMES, Plan, Settings, resolve_settings, seed_from
 from imbllm.llm.recipes import Recipe
 from imbllm.llm.rounds import MAX_CONTINUATIONS
 
-log = logging.getLogger(__name__)
-
 __all__ = ["LLMOversampler", "ShortfallError"]
 
-
-def backbone_api():
-    """``(LanguageModel, LLMConfig, Budget)`` of the backbone module (imports torch)."""
-    from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig
-
-    return LanguageModel, LLMConfig, Budget
-
-
-def cache_api():
-    """``(model_cache_key, cached_finetune)`` of the fine-tuned model cache."""
-    from imbllm.llm.cache import cached_finetune, model_cache_key
-
-    return model_cache_key, cached_finetune
-
-
-class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, BaseOversampler):
+class LLMOversampler(BaseOversampler):
     """Oversample the minority class with a fine-tuned causal language model.
 
     Parameters
@@ -205,44 +188,60 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
     # -- the hook -------------------------------------------------------------------------
     def _generate(self, X: pd.DataFrame, y: pd.Series, n: int) -> Generated:
         # Import torch before the clock starts: importing is not fitting.
-        _, LLMConfig, _ = backbone_api()
+        _, LLMConfig, Budget = fitting.backbone_api()
         t0 = time.perf_counter()
-        self.llm_config_ = config = self._llm_config(LLMConfig)
-        self._setup(X, y, n)  # validation, codec, training texts, prompts, labeller
+        self.llm_config_ = config = fitting.resolve_llm_config(
+            self.llm, self.llm_config, self.device, LLMConfig
+        )
+        settings = self._settings()
+        seed = seed_from(self.random_state)
+        self.plan_ = plan = Plan.build(
+            settings, type(self).__name__, seed, X, y, n, list(self.classes_),
+            self.minority_class_,
+        )
         self.sampling_strategy_ = {self.minority_class_: n}  # imbalanced-learn's fitted name
         # Text goes under "tags" (the runner logs it as run tags), numbers stay metrics.
-        tags = {
-            **self.switches_,
-            "backbone": config.name_or_path,
-            "pretrain": config.pretrain,
-            "repair": self.repair,
-            "decoding": self.decoding_,
-            "label_format": self.label_format,
-            **self._method_tags(),
-        }
-        extra = {"n_interpolated": self.n_interpolated_, "tags": tags}
+        model = {"backbone": config.name_or_path, "pretrain": config.pretrain}
+        tags = {**settings.tags(**model), **self._method_tags()}
+        extra = {"n_interpolated": plan.n_interpolated, "tags": tags}
         if n == 0:
-            self.lm_ = None
+            self.lm_ = self.drawer_ = None
             extra.update(n_valid=0, cache_hit=False)
-            return Generated(X=X.iloc[:0], y=y.iloc[:0], extra=extra, fallback=self.fallback_)
-        train_stats, hit = self._fit_language_model(X, y)
+            return Generated(X=X.iloc[:0], y=y.iloc[:0], extra=extra, fallback=plan.fallback)
+        overrides = {k: getattr(self, k) for k in fitting.BUDGET_ARGS}
+        budget, tune = fitting.resolve_budget(self.budget, overrides, config, Budget)
+        self.budget_ = tune
+        self.lm_, train_stats, hit = fitting.fit_model(
+            plan, X, y, config, budget, tune, cache_dir=self.cache_dir, progress=self.progress
+        )
+        self.drawer_ = self._make_drawer()
         fit_seconds = time.perf_counter() - t0
         extra.update(train_stats)
         extra["cache_hit"] = hit
         tags["train_threads"] = str(self.lm_.train_threads_ or "unknown")
         t1 = time.perf_counter()
-        X_new, y_new, stats = self._draw(n, self.seed_)
+        X_new, y_new, stats = self.drawer_.draw(n, plan.seed)
         extra.update(stats)
         return Generated(
             X=X_new,
             y=y_new,
             n_rejected=stats["n_rejected"],
             n_repaired_cells=stats["n_repaired_cells"],
-            fallback=self.fallback_,
+            fallback=plan.fallback,
             fit_seconds=fit_seconds,
             sample_seconds=time.perf_counter() - t1,
             extra=extra,
         )
+
+    def _settings(self) -> Settings:
+        """The constructor's arguments checked and resolved from this class's recipe."""
+        params = {k: getattr(self, k) for k in SETTING_NAMES}
+        return resolve_settings(params, self._recipe, type(self).__name__)
+
+    def _make_drawer(self) -> Drawer:
+        b = self.budget_
+        return Drawer(self.plan_, self.lm_, gen_batch_size=b.gen_batch_size,
+                      max_new_tokens=b.max_new_tokens, progress=self.progress)
 
     def _method_tags(self) -> dict:
         """Text tags a configuration adds to every run (e.g. TapTap's checkpoint note)."""
@@ -254,7 +253,7 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
 
         ``random_state=None`` draws a fresh seed; an int gives the same rows every time.
         """
-        if getattr(self, "lm_", None) is None:
+        if getattr(self, "drawer_", None) is None:
             raise RuntimeError(
                 f"{type(self).__name__}.sample needs a fitted model: call fit_resample first "
                 "(or load a saved one with load(path)); with an already balanced y nothing "
@@ -262,13 +261,14 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
             )
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n={n!r} must be a non-negative integer number of rows.")
-        X_new, y_new, stats = self._draw(int(n), self._seed_from(random_state))
+        X_new, y_new, stats = self.drawer_.draw(int(n), seed_from(random_state))
         self.last_sample_stats_ = stats
-        return self.schema_.cast_like(X_new, self.X_ref_), y_new
+        return self.schema_.cast_like(X_new, self.plan_.X_ref), y_new
 
     def save(self, path: str | Path) -> None:
         """Write the fitted sampler to the folder ``path``: the fine-tuned model as
-        safetensors (``model/``) and everything else (schema, prompts, labeller) pickled."""
+        safetensors (``model/``) and everything else (the plan: schema, prompts, labeller)
+        pickled."""
         import joblib
 
         if getattr(self, "lm_", None) is None:
@@ -278,7 +278,8 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.lm_.save(path / "model")
-        state = {k: v for k, v in self.__dict__.items() if k != "lm_"}
+        # The drawer holds the model; it is made again from the plan at load.
+        state = {k: v for k, v in self.__dict__.items() if k not in ("lm_", "drawer_")}
         joblib.dump({"class": type(self), "state": state}, path / "sampler.joblib")
 
     @classmethod
@@ -293,12 +294,14 @@ class LLMOversampler(EngineSetupMixin, EngineModelMixin, EngineSampleMixin, Base
                 "write one with save(path) after fit_resample."
             )
         saved = joblib.load(path / "sampler.joblib")
+        if "plan_" not in saved["state"]:
+            raise ValueError(
+                f"{path} holds a sampler saved by an older version of imbllm (no plan_ in "
+                "sampler.joblib); fit it again with fit_resample and save it anew."
+            )
         obj = saved["class"].__new__(saved["class"])
         obj.__dict__.update(saved["state"])
-        LanguageModel, _, _ = backbone_api()
+        LanguageModel, _, _ = fitting.backbone_api()
         obj.lm_ = LanguageModel.load(path / "model", device=device)
+        obj.drawer_ = obj._make_drawer()
         return obj
-
-    def __getstate__(self):
-        # Per-run counters are not part of the fitted state.
-        return {k: v for k, v in self.__dict__.items() if k != "_decode_stats"}

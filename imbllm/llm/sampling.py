@@ -21,16 +21,13 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from imbllm.llm.causal import CausalLM, Generation
 from imbllm.llm.decoders import make_decoder
-
-if TYPE_CHECKING:
-    from imbllm.llm.backbone import LanguageModel
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +148,7 @@ def _decode(tokenizer, prompts: list[list[int]], completions: list[list[int]]) -
 
 
 def generate(
-    lm: LanguageModel,
+    lm: CausalLM,
     prompts: list[str],
     *,
     temperature: float,
@@ -161,8 +158,8 @@ def generate(
     seed: int,
     progress: bool = True,
     constraint=None,
-) -> list[str]:
-    """One completion per prompt, in prompt order; telemetry in ``lm.last_generate_stats_``.
+) -> Generation:
+    """One completion per prompt, in prompt order, with the call's telemetry.
 
     The same ``seed`` gives the same completions on the CPU. A completion that reaches
     ``max_new_tokens`` without an end token is returned as it stands (counted as
@@ -177,11 +174,8 @@ def generate(
     eos = tok.eos_token_id
     start = time.perf_counter()
     if not len(prompts):
-        lm.last_generate_stats_ = dict(
-            generated_tokens=0, sample_seconds=0.0, tokens_per_second=0.0
-        )
-        lm.last_generate_stats_.update(n_prompts=0, n_truncated=0, finished=[])
-        return []
+        empty = dict(generated_tokens=0, sample_seconds=0.0, tokens_per_second=0.0)
+        return Generation([], {**empty, "n_prompts": 0, "n_truncated": 0, "finished": []})
     encoded = tok(list(prompts), add_special_tokens=True)["input_ids"]
     # A tokenizer that appends the end token would end every prompt before it starts.
     encoded = [p[:-1] if len(p) > 1 and p[-1] == eos else p for p in encoded]
@@ -258,7 +252,7 @@ def generate(
         bar.close()
     texts = _decode(tok, encoded, completions)
     seconds = time.perf_counter() - start
-    lm.last_generate_stats_ = {
+    stats = {
         "generated_tokens": n_tokens,
         "sample_seconds": seconds,
         "tokens_per_second": n_tokens / seconds if seconds > 0 else float("nan"),
@@ -271,7 +265,7 @@ def generate(
     }
     if bound is not None:
         steps = sum(g.row_steps for g in guides)
-        lm.last_generate_stats_.update(
+        stats.update(
             # Mean over the steps of rows still writing: how far the model strays.
             masked_mass=sum(g.masked_mass for g in guides) / steps if steps else 0.0,
             mask_seconds=sum(g.seconds for g in guides),
@@ -279,4 +273,4 @@ def generate(
             # Rows whose prompt left too few tokens to finish them (ended early, invalid).
             n_cut=sum(g.n_cut for g in guides),
         )
-    return texts
+    return Generation(texts, stats)

@@ -15,17 +15,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from imbllm.llm.causal import CausalLM
 from imbllm.llm.config import Budget, check_budget
 from imbllm.llm.device import scoped_seed
-
-if TYPE_CHECKING:
-    from imbllm.llm.backbone import LanguageModel
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +32,7 @@ _CHUNK_BATCHES = 50
 _MAX_GRAD_NORM = 1.0
 
 
-def encode_texts(lm: LanguageModel, texts: list[str]) -> list[list[int]]:
+def encode_texts(lm: CausalLM, texts: list[str]) -> list[list[int]]:
     """Token ids of ``text + eos`` for each text, checked against the model's length limit."""
     tok = lm.tokenizer
     eos = tok.eos_token_id
@@ -105,7 +102,7 @@ def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int):
 
 
 def finetune(
-    lm: LanguageModel,
+    lm: CausalLM,
     texts_for_epoch: Callable[[int], list[str]],
     budget: Budget,
     seed: int,
@@ -115,8 +112,8 @@ def finetune(
 
     Returns ``train_tokens`` (real tokens trained on, padding excluded), ``fit_seconds``,
     ``train_tokens_per_second``, ``final_loss`` (token-weighted mean of the last epoch),
-    ``rows_per_epoch`` and ``max_text_tokens`` (the longest sentence seen, end token included).
-    The thread count it ran on is kept as ``lm.train_threads_``.
+    ``rows_per_epoch``, ``max_text_tokens`` (the longest sentence seen, end token included)
+    and ``train_threads`` (the CPU threads it ran on). Only the weights of ``lm`` change.
     """
     check_budget(budget)
     model, tok = lm.model, lm.tokenizer
@@ -176,8 +173,6 @@ def finetune(
     bar.close()
     model.eval()
     seconds = time.perf_counter() - start
-    lm.max_text_tokens_ = max(getattr(lm, "max_text_tokens_", 0), max_tokens)
-    lm.train_threads_ = torch.get_num_threads()
     stats = {
         "train_tokens": int(train_tokens),
         "fit_seconds": seconds,
@@ -185,6 +180,7 @@ def finetune(
         "final_loss": epoch_loss / epoch_tokens if epoch_tokens else float("nan"),
         "rows_per_epoch": n_rows,
         "max_text_tokens": max_tokens,
+        "train_threads": torch.get_num_threads(),
     }
     log.info(
         "Fine-tuned %d epochs on %d rows: loss %.3f, %.0f tokens/s, %.1f s.",
