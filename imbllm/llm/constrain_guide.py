@@ -45,8 +45,9 @@ class RowLengths:
     def min_new_tokens(self, prompts) -> int:
         """The fewest tokens that let every prompt's row end (end token included)."""
         most, worst = 0.0, ""
-        for p in set(prompts):
-            n = self._to_end(self.c.grammar.start(p))
+        unique = list(set(prompts))
+        for p, state in zip(unique, self.c.grammar.starts(unique), strict=True):
+            n = self._to_end(state)
             most, worst = (n, p) if n > most else (most, worst)
         if most == INF:
             raise ValueError(
