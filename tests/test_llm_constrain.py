@@ -150,6 +150,31 @@ def test_prompt_start_states():
         TokenConstraint(grammar, [None, b","], eos=0).min_new_tokens([done])
 
 
+def test_prompt_starts_parse_the_lenient_heads_in_one_call(monkeypatch):
+    import imbllm.llm.constrain_grammar as cg
+
+    prompts = [
+        "label is rare,",
+        "label is rare, T3_measured is 4.5,",
+        "label is common, T3 is 40.25, sex is plain,",
+        "label is rare, T3 is 1.125, T3_measured is",
+        "label is rare, T3_measured is 4.5,",
+    ]
+    def content(grammar, states):  # state ids are numbered in order of discovery
+        return [(written, grammar._sets[sid]) for written, sid in states]
+
+    alone = _grammar()[0]
+    one_by_one = content(alone, [alone.start(p) for p in prompts])
+    calls = []
+    parse = cg.parse_texts
+    monkeypatch.setattr(cg, "parse_texts", lambda texts, cols: calls.append(texts) or parse(texts, cols))
+    grammar = _grammar()[0]
+    assert content(grammar, grammar.starts(prompts)) == one_by_one
+    assert [len(c) for c in calls] == [3]  # three distinct heads outside the grammar, one call
+    assert content(grammar, grammar.starts(prompts[::-1])) == one_by_one[::-1]
+    assert len(calls) == 1  # cached
+
+
 def test_masks_on_a_hand_made_vocabulary():
     grammar, _, _ = _grammar()
     vocab = [

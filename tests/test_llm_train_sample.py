@@ -157,6 +157,20 @@ def test_top_k_sampling_follows_the_top_k_distribution():
     torch.testing.assert_close(freq[:2], expected, atol=0.015, rtol=0)
 
 
+def test_top_k_check_skipped_under_masks_gives_the_same_draws():
+    """Rows with fewer finite logits than top_k cannot draw outside the top k: telling
+    sample_next so (most_allowed) skips the check and leaves every draw as it was."""
+    torch.manual_seed(0)
+    logits = torch.randn(500, 40)
+    blocked = torch.rand(500, 40).argsort(-1) >= 6  # six tokens left in every row
+    logits[blocked] = float("-inf")
+    most = int(logits.isfinite().sum(-1).max())
+    assert most == 6
+    draws = [sample_next(logits, 0.7, 10, torch.Generator().manual_seed(3), m) for m in (None, most)]
+    assert torch.equal(draws[0], draws[1])
+    assert logits.gather(1, draws[1][:, None]).isfinite().all()
+
+
 def test_truncated_completions_are_counted(trained):
     lm = trained[0]
     cut = lm.generate(["animal is cat,"] * 3, seed=0, **{**SAMPLE, "max_new_tokens": 2})

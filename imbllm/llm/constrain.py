@@ -260,5 +260,5 @@ class TokenConstraint:
     def guide(self, prompts: list[str], temperature: float, max_new_tokens: int) -> BatchGuide:
         """Per-row states of one batch, started from the prompts' texts, for completions of
         at most ``max_new_tokens`` tokens."""
-        states = [self.grammar.start(p) for p in prompts]
+        states = self.grammar.starts(prompts)
         return BatchGuide(self, states, temperature, max_new_tokens)

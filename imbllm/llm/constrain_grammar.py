@@ -248,15 +248,32 @@ class RowGrammar:
         with ``","`` or with ``" is"`` after a column name.
         """
         if prompt not in self._prompts:
-            state = self.run(prompt, (0, self.name_root))
-            self._prompts[prompt] = state if state is not None else self._lenient(prompt)
+            self.starts([prompt])
         return self._prompts[prompt]
 
-    def _lenient(self, prompt: str) -> tuple[int, int]:
-        def named(head: str) -> int:
-            cells = parse_texts([head], self.columns).iloc[0]
-            return sum(1 << j for j, c in enumerate(self.columns) if pd.notna(cells[c]))
+    def starts(self, prompts) -> list[tuple[int, int]]:
+        """:meth:`start` of each of ``prompts``; the heads of those outside the grammar are
+        parsed in one call (a call each cost more than sampling the row)."""
+        new = {p: self.run(p, (0, self.name_root)) for p in dict.fromkeys(prompts)}
+        new = {p: state for p, state in new.items() if p not in self._prompts}
+        heads: dict = {}
+        # Which head a prompt parses does not depend on what it names: find them, parse them.
+        for p in (p for p, state in new.items() if state is None):
+            self._lenient(p, lambda head: heads.setdefault(head, 0))
+        heads = dict(zip(heads, self._named(list(heads)), strict=True))
+        for p, state in new.items():
+            named = lambda h: heads[h] if h in heads else self._named([h])[0]  # noqa: E731
+            self._prompts[p] = state if state is not None else self._lenient(p, named)
+        return [self._prompts[p] for p in prompts]
 
+    def _named(self, heads: list[str]) -> list[int]:
+        """The columns each of ``heads`` names (bits), as the serialiser's parser reads them."""
+        cells = parse_texts(heads, self.columns).notna().to_numpy().tolist() if heads else []
+        return [sum(1 << j for j, ok in enumerate(row) if ok) for row in cells]
+
+    def _lenient(self, prompt: str, named) -> tuple[int, int]:
+        """The start of a prompt outside the grammar; ``named(head)``: the columns that the
+        text ``head`` names, as bits."""
         for tail, sid in ((",", self.sep), (SEP, self.name_root)):
             if prompt.endswith(tail):
                 return named(prompt[: -len(tail)]), sid
@@ -277,7 +294,7 @@ class RowGrammar:
     def max_new_tokens(self, prompts) -> int:
         """Tokens enough for any completion of any of ``prompts`` (every token holds at least
         one byte; one more for the end token): with it, no constrained row is ever cut."""
-        return max((self.max_bytes(self.start(p)) for p in prompts), default=0) + 1
+        return max(map(self.max_bytes, self.starts(prompts)), default=0) + 1
 
     def max_bytes(self, state: tuple[int, int]) -> int:
         """An upper bound on the bytes of any completion from ``state``."""

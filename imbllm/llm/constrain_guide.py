@@ -45,8 +45,9 @@ class RowLengths:
     def min_new_tokens(self, prompts) -> int:
         """The fewest tokens that let every prompt's row end (end token included)."""
         most, worst = 0.0, ""
-        for p in set(prompts):
-            n = self._to_end(self.c.grammar.start(p))
+        unique = list(set(prompts))
+        for p, state in zip(unique, self.c.grammar.starts(unique), strict=True):
+            n = self._to_end(state)
             most, worst = (n, p) if n > most else (most, worst)
         if most == INF:
             raise ValueError(
@@ -202,27 +203,29 @@ class BatchGuide:
         self.row_steps = 0
         self.seconds = 0.0
 
-    def apply(self, logits: torch.Tensor) -> None:
-        """Set the logits of blocked tokens to -inf, in place."""
+    def apply(self, scaled: torch.Tensor, logits: torch.Tensor | None = None) -> int:
+        """Set the blocked tokens of ``logits`` (``scaled``, the logits at the sampling
+        temperature, when None) to -inf, in place; the most tokens a row may take."""
         t0 = time.perf_counter()
         keep, bias = zip(*map(self.constraint.masks, self.states), strict=True)
         keep, bias = torch.stack(keep), torch.stack(bias)
         if self.short:
             self._within(keep, bias, self.max_new_tokens - self.t)
         self.t += 1
-        if bias.shape[1] != logits.shape[1]:
+        if bias.shape[1] != scaled.shape[1]:
             raise ValueError(
-                f"the model has {logits.shape[1]} logits but the constraint was built for "
-                f"{bias.shape[1]} tokens; build it with width={logits.shape[1]}."
+                f"the model has {scaled.shape[1]} logits but the constraint was built for "
+                f"{bias.shape[1]} tokens; build it with width={scaled.shape[1]}."
             )
         # The mass masked away, at the sampling temperature, over rows still writing (one
         # fused softmax: cheaper than two log-sum-exps).
-        kept = torch.softmax(logits / self.temperature, dim=-1).mul_(keep).sum(-1)
-        live = torch.tensor([s is not None for s in self.states], device=logits.device)
+        kept = torch.softmax(scaled, dim=-1).mul_(keep).sum(-1)
+        live = torch.tensor([s is not None for s in self.states], device=scaled.device)
         self.masked_mass += float((1.0 - kept)[live].sum())
         self.row_steps += int(live.sum())
-        logits.add_(bias)
+        (scaled if logits is None else logits).add_(bias)
         self.seconds += time.perf_counter() - t0
+        return int(keep.sum(-1).max())
 
     def _within(self, keep, bias, left: int) -> None:
         """Refuse, in place, tokens after which a row could not end in ``left - 1`` tokens

@@ -57,7 +57,11 @@ def _top_k_draw(scaled: torch.Tensor, top_k: int, gen: torch.Generator) -> torch
 
 
 def sample_next(
-    logits: torch.Tensor, temperature: float, top_k: int, gen: torch.Generator
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int,
+    gen: torch.Generator,
+    most_allowed: int | None = None,
 ) -> torch.Tensor:
     """One token per row from the ``top_k`` largest logits, softmax at ``temperature``.
 
@@ -66,14 +70,16 @@ def sample_next(
     lies among the ``top_k`` largest logits; only the other rows draw again from the exact
     top-k distribution. The result follows the top-k distribution exactly: a kept draw has
     probability ``p_i`` and a redraw ``(1 - S) p_i / S`` (``S`` the top-k mass), ``p_i / S`` in all.
+    ``most_allowed``: at most this many logits of a row are finite (a constraint's masks);
+    fewer than ``top_k``, and no draw can lie outside the top k: the check is skipped.
     """
     if top_k == 1:
         return logits.argmax(-1)
-    scaled = logits / temperature
+    scaled = logits / temperature if temperature != 1 else logits
     cdf = torch.softmax(scaled, dim=-1).cumsum_(-1)
     u = torch.rand((len(cdf), 1), generator=gen, device=cdf.device) * cdf[:, -1:]
     choice = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=cdf.shape[1] - 1)
-    if top_k < scaled.shape[-1]:
+    if top_k < scaled.shape[-1] and (most_allowed is None or most_allowed >= top_k):
         outside = (scaled > scaled.gather(1, choice[:, None])).sum(-1) >= top_k
         if outside.any():
             choice[outside] = _top_k_draw(scaled[outside], top_k, gen)
@@ -106,9 +112,14 @@ def _sample_batch(
     for t in range(max_new_tokens):
         if banned is not None:
             logits[:, banned] = float("-inf")
-        if guide is not None:
-            guide.apply(logits)
-        token = sample_next(logits, temperature, top_k, gen).cpu()
+        if guide is not None and top_k > 1:
+            # Scaled once, for the masks' telemetry and the draw (x / T + 0 == (x + 0) / T).
+            logits = logits / temperature
+            token = sample_next(logits, 1, top_k, gen, guide.apply(logits)).cpu()
+        else:
+            if guide is not None:
+                guide.apply(logits / temperature, logits)
+            token = sample_next(logits, temperature, top_k, gen).cpu()
         if guide is not None:
             guide.advance(token)
         out[slot_row, t] = token
