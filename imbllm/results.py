@@ -105,10 +105,8 @@ def read_runs(paths: list[str | Path]) -> pd.DataFrame:
 
 
 def _number(text: str | None) -> float:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return float("nan")
+    """A logged numeric param; NaN where the run's method has no such setting."""
+    return float("nan") if text in (None, "None") else float(text)
 
 
 def _search_all(client, ids):

@@ -21,9 +21,8 @@ def ratio_table(runs: pd.DataFrame, metric: str) -> str:
     sub = runs[runs["interpolation_ratio"].notna() & runs[metric].notna()]
     if sub.empty:
         return ""
-    g = sub.groupby(["dataset", "interpolation_ratio"])[metric]
-    mean, seeds = g.mean().unstack(), sub.groupby(["dataset", "interpolation_ratio"])["seed"]
-    seeds = seeds.nunique().unstack()
+    g = sub.groupby(["dataset", "interpolation_ratio"])
+    mean, seeds = g[metric].mean().unstack(), g["seed"].nunique().unstack()
     ratios = list(mean.columns)
     lines = ["| dataset | " + " | ".join(f"{r:g}" for r in ratios) + " |",
              "|---" * (len(ratios) + 1) + "|"]
