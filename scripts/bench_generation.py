@@ -18,9 +18,9 @@ and the engine's own prompts, serialiser, parser and strict check.
     ``peak_rss_mb``); every completion is a valid row;
 (b') free: the same with ``decoding="free"``: sample, check, continue and sample again until
     ``rows`` valid rows (or patience runs out);
-(c) naive, as the published code samples: ``model.generate`` on batches of 100 copies of the
-    label prompt, no attention mask, row-by-row pandas parsing; valid rows counted by the
-    engine's strict check;
+(c) naive, as the published code samples (``scripts/published_sampling.py``): ``model.generate``
+    on batches of 100 copies of the label prompt, no attention mask, row-by-row pandas parsing;
+    valid rows counted by the engine's strict check;
 (e) ``constrained_vs_free``: completions per second of ``generate`` with and without the
     grammar on the same ``--compare-rows`` prompts, alternating, best of ``--reps`` (the
     masks' own cost, apart from rejection).
@@ -44,19 +44,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# (c)'s loop, from the module beside this one (running a script puts its folder on the path).
+from published_sampling import naive  # noqa: E402
+
 from imbllm.data import load_dataset  # noqa: E402
 from imbllm.llm.config import Budget  # noqa: E402
 from imbllm.llm.decoders import GPT2Decoder, HFDecoder  # noqa: E402
 from imbllm.llm.drawer import Drawer  # noqa: E402
 from imbllm.llm.methods import ImbLLM  # noqa: E402
-from imbllm.llm.repair import check_rows  # noqa: E402
 from imbllm.protocol import make_split  # noqa: E402
 
 log = logging.getLogger("bench_generation")
@@ -65,13 +66,6 @@ AUTHORS_ROWS_PER_S = 474 / 4.06
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def n_valid(sampler, prompts: list[str], completions: list[str]) -> int:
-    """Completions the engine's parser and strict check accept."""
-    plan = sampler.plan_
-    cells = plan.codec.parse([p + c for p, c in zip(prompts, completions, strict=True)])
-    return int(check_rows(cells, plan.codec, plan.schema, "strict").keep.sum())
 
 
 def engine_prompts(sampler, n: int, seed: int) -> list[str]:
@@ -155,58 +149,6 @@ def sample_in_child(path: Path, decoding: str, rows: int, seed: int) -> dict:
     result = queue.get()
     child.join()
     return result
-
-
-# -- (c) naive -------------------------------------------------------------------------------
-def parse_row_by_row(texts: list[str], frame: pd.DataFrame) -> pd.DataFrame:
-    """As the published code parses: one dict and one ``pd.concat`` per generated row, appended
-    to the frame of every row generated so far."""
-    columns = list(frame.columns)
-    for text in texts:
-        cells = {c: [None] for c in columns}
-        for piece in text.split(","):
-            parts = piece.strip().split(" is ")
-            if parts[0] in columns and cells[parts[0]][0] is None and len(parts) > 1:
-                cells[parts[0]] = [parts[1]]
-        frame = pd.concat([frame, pd.DataFrame(cells)], ignore_index=True, axis=0)
-    return frame
-
-
-def naive(sampler, rows: int, seed: int) -> dict:
-    """The published sampling loop on the label prompt: ``generate`` on 100 copies (no
-    attention mask), one ``decode`` per row, row-by-row parsing into the growing frame and the
-    numeric and missing-value filters after every batch; valid rows by the engine's check."""
-    lm = sampler.lm_
-    tok, model = lm.tokenizer, lm.model.eval()
-    prompt = sampler.plan_.prompter.label_piece + ","
-    ids = torch.tensor([tok(prompt)["input_ids"]] * 100)
-    numeric = list(sampler.plan_.schema.numeric)
-    torch.manual_seed(seed)  # the published code seeds the global generator
-    start, cpu = time.perf_counter(), time.process_time()
-    frame = pd.DataFrame(columns=sampler.plan_.codec.features)
-    texts_all: list[str] = []
-    n_tokens = 0
-    while len(texts_all) < rows:
-        out = model.generate(
-            input_ids=ids,
-            max_length=ids.shape[1] + sampler.drawer_.max_new_tokens,
-            do_sample=True,
-            temperature=0.7,
-            top_k=50,
-            pad_token_id=tok.eos_token_id,
-        )
-        new = out[:, ids.shape[1] :]
-        n_tokens += int((new != tok.eos_token_id).sum()) + len(new)
-        texts = [tok.decode(t).replace(tok.eos_token, "").replace("\n", " ") for t in new]
-        frame = parse_row_by_row(texts, frame)
-        for c in numeric:
-            frame = frame[pd.to_numeric(frame[c], errors="coerce").notnull()]
-        frame = frame.drop(frame[frame.isna().any(axis=1)].index)
-        texts_all += texts
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    valid = n_valid(sampler, [prompt] * len(texts_all), texts_all)
-    return {"rows": len(texts_all), "valid": valid, "seconds": seconds, "cpu_seconds": cpu,
-            "tokens": n_tokens}
 
 
 # -- (e) the masks' cost ------------------------------------------------------------------------

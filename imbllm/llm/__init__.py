@@ -8,10 +8,11 @@ Text side: :mod:`~imbllm.llm.serialize` (rows as sentences and back),
 (:mod:`~imbllm.llm.plan`: settings, codec, training texts, prompts, labeller), the drawer that
 samples rows (:mod:`~imbllm.llm.drawer`) and the thin estimator :class:`LLMOversampler`
 (:mod:`~imbllm.llm.engine`), whose methods are rows of :mod:`~imbllm.llm.recipes`; model
-fitting in :mod:`~imbllm.llm.fitting`. Model side, imports running one way:
-:mod:`~imbllm.llm.config` (settings, no torch), :mod:`~imbllm.llm.backbone` (build, save,
-load; fine-tune and generate delegate to :mod:`~imbllm.llm.train` and
-:mod:`~imbllm.llm.sampling`, which know the model only through :mod:`~imbllm.llm.causal`),
+fitting in :mod:`~imbllm.llm.fitting`, saving in :mod:`~imbllm.llm.saving`. Model side, imports running one way:
+:mod:`~imbllm.llm.config` (settings, no torch), :mod:`~imbllm.llm.tokenizer` (the compact
+backbone's tokenizer), :mod:`~imbllm.llm.backbone` (build, save, load; fine-tune and generate
+delegate to :mod:`~imbllm.llm.train` and :mod:`~imbllm.llm.sampling`, which know the model only
+through :mod:`~imbllm.llm.causal`),
 :mod:`~imbllm.llm.pretrain` (the backbone trained on the whole table first) and
 :mod:`~imbllm.llm.cache` (trained models by content).
 

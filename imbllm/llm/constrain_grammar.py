@@ -21,41 +21,14 @@ from __future__ import annotations
 import pandas as pd
 
 from imbllm.llm.constrain_numbers import NumberSpec
+from imbllm.llm.constrain_trie import ByteTrie
 from imbllm.llm.serialize import IS, SEP, RowCodec, format_numbers, parse_texts, quote
 from imbllm.schema import TableSchema
 
 SEP_NODE, NAME, CAT, NUM = 0, 1, 2, 3
 _COMMA, _BLANK = ord(","), ord(" ")
-
-
-class _Trie:
-    """Byte trie of keys: ``children[node][byte] -> node``, ``key_of[node]`` (or None)."""
-
-    def __init__(self, keys: list[bytes]):
-        self.children: list[dict] = [{}]
-        self.key_of: list = [None]
-        self.under: list[int] = [0]  # bit mask of the keys below each node
-        for k, key in enumerate(keys):
-            node = 0
-            self.under[0] |= 1 << k
-            for byte in key:
-                nxt = self.children[node].get(byte)
-                if nxt is None:
-                    nxt = self.children[node][byte] = len(self.children)
-                    self.children.append({})
-                    self.key_of.append(None)
-                    self.under.append(0)
-                node = nxt
-                self.under[node] |= 1 << k
-            self.key_of[node] = k
-
-
-def _depths(trie: _Trie) -> list[int]:
-    depth = [0] * len(trie.children)
-    for node in range(len(trie.children)):
-        for child in trie.children[node].values():
-            depth[child] = depth[node] + 1
-    return depth
+# Samplers saved before the tries had a module of their own pickled them under this name.
+_Trie = ByteTrie
 
 
 class RowGrammar:
@@ -77,10 +50,10 @@ class RowGrammar:
         self.all = (1 << len(self.columns)) - 1
         self.numbers = [numbers.get(c) for c in self.columns]
         self.values = [
-            None if c in numbers else _Trie([quote(str(v)).encode() for v in categories[c]])
+            None if c in numbers else ByteTrie([quote(str(v)).encode() for v in categories[c]])
             for c in self.columns
         ]
-        self.names = _Trie([(quote(c) + IS).encode() for c in self.columns])
+        self.names = ByteTrie([(quote(c) + IS).encode() for c in self.columns])
         self._sets: list[frozenset] = []
         self._ids: dict = {}
         self._steps: dict = {}
@@ -90,7 +63,7 @@ class RowGrammar:
         self._longest = [
             len(SEP)
             + len((quote(c) + IS).encode())
-            + (spec.max_bytes() if spec else max(_depths(t)))
+            + (spec.max_bytes() if spec else max(t.depths()))
             for c, spec, t in zip(self.columns, self.numbers, self.values, strict=True)
         ]
         self.name_root = self._intern(frozenset({(NAME, 0)}))

@@ -6,7 +6,8 @@
 (:mod:`imbllm.llm.strategies`), ``patience`` and ``on_shortfall``. The estimator is thin: a
 fit builds the :class:`~imbllm.llm.plan.Plan` from the table (:mod:`imbllm.llm.plan`), obtains
 the model (:mod:`imbllm.llm.fitting`: pretraining, fine-tuning, cache) and hands both to a
-:class:`~imbllm.llm.drawer.Drawer` that samples the rows (:mod:`imbllm.llm.drawer`).
+:class:`~imbllm.llm.drawer.Drawer` that samples the rows (:mod:`imbllm.llm.drawer`); a fitted
+sampler is written and read by :mod:`imbllm.llm.saving`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from imbllm.base import BaseOversampler, Generated
-from imbllm.llm import fitting
+from imbllm.llm import fitting, saving
 from imbllm.llm.drawer import Drawer, ShortfallError
 from imbllm.llm.plan import SETTING_NAMES, Plan, Settings, resolve_settings, seed_from
 from imbllm.llm.recipes import Recipe
@@ -268,40 +269,12 @@ class LLMOversampler(BaseOversampler):
     def save(self, path: str | Path) -> None:
         """Write the fitted sampler to the folder ``path``: the fine-tuned model as
         safetensors (``model/``) and everything else (the plan: schema, prompts, labeller)
-        pickled."""
-        import joblib
-
-        if getattr(self, "lm_", None) is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.save needs a fitted model; call fit_resample first."
-            )
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.lm_.save(path / "model")
-        # The drawer holds the model; it is made again from the plan at load.
-        state = {k: v for k, v in self.__dict__.items() if k not in ("lm_", "drawer_")}
-        joblib.dump({"class": type(self), "state": state}, path / "sampler.joblib")
+        pickled (:mod:`imbllm.llm.saving`)."""
+        saving.save_sampler(self, path)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> LLMOversampler:
         """Read a sampler written by :meth:`save` (pickle: load only folders you trust)."""
-        import joblib
-
-        path = Path(path)
-        if not (path / "sampler.joblib").is_file():
-            raise FileNotFoundError(
-                f"{path} holds no saved sampler (sampler.joblib missing); "
-                "write one with save(path) after fit_resample."
-            )
-        saved = joblib.load(path / "sampler.joblib")
-        if "plan_" not in saved["state"]:
-            raise ValueError(
-                f"{path} holds a sampler saved by an older version of imbllm (no plan_ in "
-                "sampler.joblib); fit it again with fit_resample and save it anew."
-            )
-        obj = saved["class"].__new__(saved["class"])
-        obj.__dict__.update(saved["state"])
-        LanguageModel, _, _ = fitting.backbone_api()
-        obj.lm_ = LanguageModel.load(path / "model", device=device)
+        obj = saving.load_sampler(path, device)
         obj.drawer_ = obj._make_drawer()
         return obj
