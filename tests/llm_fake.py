@@ -51,7 +51,7 @@ class FakeLanguageModel:
         cls.calls.append(("build", {"config": config, "n_corpus": len(corpus), "seed": seed}))
         return cls(config, corpus)
 
-    def finetune(self, texts_for_epoch, budget, seed, progress=True):
+    def finetune(self, texts_for_epoch, budget, seed, progress=True, checkpoint=None):
         epochs = [texts_for_epoch(e) for e in range(budget.epochs)]
         self.calls.append(("finetune", {"budget": budget, "seed": seed, "epochs": epochs}))
         self.memory = epochs[-1]

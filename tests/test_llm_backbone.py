@@ -183,7 +183,7 @@ def test_cache_key_is_canonical():
 def test_cached_finetune_trains_once_and_leaves_no_temp_folders(tmp_path):
     calls = []
 
-    def train():
+    def train(checkpoint):
         calls.append(1)
         lm = tiny_lm()
         lm.finetune(lambda e: CORPUS, Budget(epochs=1, batch_size=8, learning_rate=1e-2), 0, False)

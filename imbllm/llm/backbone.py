@@ -107,10 +107,12 @@ class LanguageModel:
         return nullcontext()
 
     # -- the two operations, written in their own modules --------------------------------
-    def finetune(self, texts_for_epoch, budget: Budget, seed: int, progress: bool = True) -> dict:
+    def finetune(
+        self, texts_for_epoch, budget: Budget, seed: int, progress: bool = True, checkpoint=None
+    ) -> dict:
         """:func:`imbllm.llm.train.finetune` on this model; keeps the longest sentence and
         the thread count it ran on (saved with the model)."""
-        stats = _train.finetune(self, texts_for_epoch, budget, seed, progress)
+        stats = _train.finetune(self, texts_for_epoch, budget, seed, progress, checkpoint)
         self.max_text_tokens_ = max(self.max_text_tokens_, stats["max_text_tokens"])
         self.train_threads_ = stats["train_threads"]
         return stats

@@ -5,7 +5,7 @@ change the generator. The engine keys a model by everything that does (training 
 strategies, backbone, budget, seed) and :func:`cached_finetune` trains it once::
 
     key = model_cache_key(texts_sha256=..., strategies=..., llm=asdict(cfg), budget=asdict(b), seed=0)
-    lm, hit = cached_finetune("results/cache/models", key, lambda: train_my_model())
+    lm, hit = cached_finetune("results/cache/models", key, lambda ckpt: train_my_model(ckpt))
 
 Every key also holds a digest of the source of the modules that decide what training
 produces (:data:`TRAINING_MODULES`), so a change to that code misses instead of reusing a
@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from imbllm.llm.backbone import LanguageModel
+from imbllm.llm.checkpoint import TrainingCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +105,17 @@ def _cached(final: Path, load: Callable[[Path], LanguageModel]) -> LanguageModel
 def cached_finetune(
     cache_dir: str | Path,
     key: str,
-    build_and_train: Callable[[], LanguageModel],
+    build_and_train: Callable[[TrainingCheckpoint], LanguageModel],
     load: Callable[[Path], LanguageModel] | None = None,
 ) -> tuple[LanguageModel, bool]:
-    """The model stored under ``key``, or ``build_and_train()`` saved there first.
+    """The model stored under ``key``, or ``build_and_train(checkpoint)`` saved there first.
 
     Returns ``(model, hit)``; ``hit`` is True when the model came from the cache. ``load``
     reads an entry (default :meth:`LanguageModel.load`). Workers asking for the same missing
     key at once train it once: the others wait on the key's lock file and then load it.
+    ``checkpoint`` is the key's training state beside the entry (``.<key>.partial``): pass
+    it to the training loop, and a worker killed mid-training leaves its last epoch there for
+    the next one; it is removed once the model is stored.
     """
     from filelock import FileLock
 
@@ -129,8 +133,10 @@ def cached_finetune(
         lm = _cached(final, load)
         if lm is not None:
             return lm, True
-        lm = build_and_train()
+        checkpoint = TrainingCheckpoint(root / f".{key}.partial")
+        lm = build_and_train(checkpoint)
         _store(lm, root, key)
+        checkpoint.clear()
     return lm, False
 
 

@@ -113,7 +113,7 @@ def fit_model(
         start = pre.pretrain_key(config, table, budget, plan.seed)
         stats.update(pretrain_seconds=0.0, pretrain_cache_hit=1.0)
 
-    def build_and_train():
+    def build_and_train(checkpoint=None):
         if config.pretrain == "table":
             lm, pre_stats = pre.pretrained_backbone(
                 LanguageModel, config, table, budget, plan.seed, start, cache_dir, progress
@@ -121,7 +121,7 @@ def fit_model(
             stats.update(pre_stats)
         else:
             lm = LanguageModel.build(config, texts(0), seed=plan.seed)
-        stats.update(lm.finetune(texts, tune, seed=plan.seed, progress=progress))
+        stats.update(lm.finetune(texts, tune, plan.seed, progress, checkpoint))
         return lm
 
     if cache_dir is None:

@@ -130,9 +130,9 @@ def pretrained_backbone(
     start = time.perf_counter()
     trained: dict = {}
 
-    def build_and_train():
+    def build_and_train(checkpoint=None):
         lm = LanguageModel.build(config, texts(0), seed=seed)
-        trained.update(lm.finetune(texts, pretrain_budget(budget), seed=seed, progress=progress))
+        trained.update(lm.finetune(texts, pretrain_budget(budget), seed, progress, checkpoint))
         return lm
 
     if cache_dir is None:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from imbllm.llm.causal import CausalLM
+from imbllm.llm.checkpoint import TrainingCheckpoint
 from imbllm.llm.config import Budget, check_budget
 from imbllm.llm.device import scoped_seed
 
@@ -101,19 +102,35 @@ def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _global_rng(device: torch.device) -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_global_rng(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def finetune(
     lm: CausalLM,
     texts_for_epoch: Callable[[int], list[str]],
     budget: Budget,
     seed: int,
     progress: bool = True,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> dict:
     """Fine-tune ``lm`` in place on the sentences ``texts_for_epoch(epoch)`` returns.
 
     Returns ``train_tokens`` (real tokens trained on, padding excluded), ``fit_seconds``,
     ``train_tokens_per_second``, ``final_loss`` (token-weighted mean of the last epoch),
-    ``rows_per_epoch``, ``max_text_tokens`` (the longest sentence seen, end token included)
-    and ``train_threads`` (the CPU threads it ran on). Only the weights of ``lm`` change.
+    ``rows_per_epoch``, ``max_text_tokens`` (the longest sentence seen, end token included),
+    ``train_threads`` (the CPU threads it ran on) and ``resumed_epochs`` (epochs taken from
+    ``checkpoint``, which saves the loop's state at epoch ends so that a killed training goes
+    on where it stopped, to the same weights). Only the weights of ``lm`` change.
     """
     check_budget(budget)
     model, tok = lm.model, lm.tokenizer
@@ -135,13 +152,25 @@ def finetune(
     total = steps_per_epoch * budget.epochs
     optimizer = _optimizer(model, budget)
     scheduler = _schedule(optimizer, int(budget.warmup_ratio * total), total)
-    train_tokens, max_tokens = 0, 0
+    train_tokens, max_tokens, first_epoch = 0, 0, 0
+    fingerprint = {"budget": repr(budget), "seed": int(seed), "rows": n_rows, "steps": total}
+    saved = checkpoint.load(fingerprint) if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        gen.set_state(saved["generator"])
+        train_tokens, max_tokens = saved["train_tokens"], saved["max_tokens"]
+        first_epoch = saved["epoch"]
     epoch_loss = epoch_tokens = 0.0
     model.train()
-    bar = tqdm(total=total, desc="fine-tune", unit="step", disable=not progress, leave=False)
+    bar = tqdm(total=total, initial=first_epoch * steps_per_epoch, desc="fine-tune", unit="step",
+               disable=not progress, leave=False)
     # Dropout draws from torch's global generator: seed it here and give the caller's back.
     with scoped_seed(seed, lm.device):
-        for epoch in range(budget.epochs):
+        if saved is not None:
+            _set_global_rng(saved["global_rng"], lm.device)
+        for epoch in range(first_epoch, budget.epochs):
             texts = first if epoch == 0 else list(texts_for_epoch(epoch))
             if len(texts) > n_rows:
                 keep = torch.randperm(len(texts), generator=gen)[:n_rows].sort().values
@@ -170,6 +199,15 @@ def finetune(
                 if progress:
                     bar.update()
                     bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}", refresh=False)
+            now = time.perf_counter()
+            if checkpoint is not None and epoch + 1 < budget.epochs and checkpoint.due(now):
+                state = {
+                    "fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "generator": gen.get_state(), "global_rng": _global_rng(lm.device),
+                    "train_tokens": train_tokens, "max_tokens": max_tokens,
+                }
+                checkpoint.save(state, now)
     bar.close()
     model.eval()
     seconds = time.perf_counter() - start
@@ -181,6 +219,7 @@ def finetune(
         "rows_per_epoch": n_rows,
         "max_text_tokens": max_tokens,
         "train_threads": torch.get_num_threads(),
+        "resumed_epochs": first_epoch,
     }
     log.info(
         "Fine-tuned %d epochs on %d rows: loss %.3f, %.0f tokens/s, %.1f s.",
