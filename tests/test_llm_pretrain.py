@@ -3,7 +3,10 @@ when it is reused, when it must not be, and that two processes fill one entry on
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import multiprocessing as mp
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -157,6 +160,40 @@ def test_training_code_digest_follows_the_source(tmp_path, monkeypatch):
     assert cache.training_code_digest() != before  # the real modules
     with pytest.raises(ValueError, match="no source file"):
         cache.training_code_digest(("no_such_module_here",))
+
+
+# Imported by the training modules without deciding the weights they make, and why.
+NOT_DECIDING = {
+    "imbllm.llm.sampling": "generation only",
+    "imbllm.llm.causal": "a protocol and a result type",
+    "imbllm.llm.checkpoint": "a resumed training ends at the same weights (test_llm_checkpoint)",
+    "imbllm.llm.cache": "the cache itself",
+    "imbllm.base": "a constant of the interpolation, whose rows the texts digest holds",
+}
+
+
+def test_every_module_the_training_code_imports_is_digested():
+    """A module moved out of a digested one (as the tokenizer was out of backbone) must join
+    TRAINING_MODULES, or editing it would serve models the new code no longer makes."""
+    imported = set()
+    for name in cache.TRAINING_MODULES:
+        tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("imbllm"):
+                # `from imbllm.llm import train` names a module, `from imbllm.llm.x import y` a
+                # name of module x.
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    imported.add(full if _is_module(full) else node.module)
+    assert "imbllm.llm.tokenizer" in imported
+    assert imported - set(cache.TRAINING_MODULES) - set(NOT_DECIDING) == set()
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a name inside a module, not a submodule
+        return False
 
 
 def test_context_length_is_sized_from_the_data():

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 #: (backbone), the settings, the training loop, the text form and orders, the pretraining.
 TRAINING_MODULES = (
     "imbllm.llm.backbone",
+    "imbllm.llm.tokenizer",
     "imbllm.llm.config",
     "imbllm.llm.device",
     "imbllm.llm.train",
