@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -45,7 +46,9 @@ class TrainingCheckpoint:
             return None
         try:
             state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:  # a damaged state costs the epochs it held, not the run
+        # A damaged file (bad pickle, truncated archive, unreadable) costs the epochs it held,
+        # not the run; any other error is a bug and propagates.
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
             log.warning("Training state %s could not be read (%s); starting afresh.", path, err)
             return None
         if state.get("fingerprint") != fingerprint:
