@@ -215,8 +215,11 @@ def test_rows_made_by_language_model_methods_are_counted_per_protocol():
     assert "| dataset | imbllm |" in corrected  # smote logs no n_valid: not a column
     assert "| ds00 | 70/80 (88%) ×2 |" in corrected
     assert "| ds00 | 40/40 (100%), 2.5 filled |" in made_table(runs, "published")
-    assert "imbllm made 88% of the rows asked for (1 of 2 samplings complete)" in made_paragraph(
-        runs, "corrected")
+    paragraph = made_paragraph(runs, "corrected")
+    assert "imbllm made 88% of the rows asked for (1 of 2 samplings complete)" in paragraph
+    # the short cell is named with its counts summed over seeds
+    assert "summed over seeds: imbllm on ds00: 70/80 (88%)." in paragraph
+    assert "No cell fell below 99%" in made_paragraph(runs, "published")
     assert made_table(runs.drop(columns=["n_valid"]), "corrected") == ""
 
 
@@ -243,6 +246,20 @@ def test_rows_of_relabelling_methods_report_valid_and_minority_rows_apart():
     assert ("| ds00 | valid 40/40 (100%), minority 25 | valid 38/40 (95%), minority 30 "
             "| 39/40 (98%) |") in table
     assert "| ds01 | valid 40/40 (100%), minority ? | — | — |" in table
+
+    from imbllm.analysis.llm_rows import made_paragraph, shortfalls
+
+    runs.loc[1, "n_completions"] = 200
+    paragraph = made_paragraph(runs, "corrected")
+    # valid and minority rows apart: 80 valid of 80 asked, minority unknown on ds01
+    assert "taptap made 100% valid rows of those asked;" in paragraph
+    assert "pred_llm made 95% valid rows of those asked, 30 of them labelled minority (75%)" in paragraph
+    # Pred-LLM's 38/40 valid is short: named with the completions drawn and the commonest rejection
+    assert shortfalls(runs, "corrected") == [   # in the paper's method order
+        "pred_llm on ds00: 38/40 (95%), stopped after 200 completions "
+        "(5.0 per row asked), commonest rejection label_not_minority (8)",
+        "imbllm on ds00: 39/40 (98%)",
+    ]
 
 
 def test_before_after_compares_one_method_in_two_settings_on_shared_datasets():

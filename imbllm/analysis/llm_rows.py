@@ -93,24 +93,81 @@ def made_table(runs: pd.DataFrame, protocol: str) -> str:
     return "\n".join(lines)
 
 
+#: A cell below this share of valid rows is named in the report, with what stopped it.
+FULL_SHARE = 0.99
+#: Rejection counts logged by the drawer (imbllm.llm.drawer), read to say why a cell fell short.
+REJECTIONS = ("rejected_unknown_category", "rejected_out_of_range", "rejected_unparsable_number",
+              "rejected_missing_value", *LABEL_REJECTIONS)
+
+
+def _share(part: float, whole: float) -> str:
+    """A percentage that does not round a shortfall up to 100%."""
+    return f"{part / whole:.0%}" if part >= whole or part / whole < 0.995 else f"{part / whole:.1%}"
+
+
+def _method_sentence(method: str, counts: pd.DataFrame, full: int, total: int) -> str:
+    asked = counts["asked"].sum()
+    if counts["relabels"].any():
+        minority = counts["minority"].sum(min_count=1)
+        said = ("" if pd.isna(minority) or counts["minority"].isna().any()
+                else f", {int(minority)} of them labelled minority ({_share(minority, asked)})")
+        valid = _share(counts["valid"].sum(), asked)
+        return f"{method} made {valid} valid rows of those asked{said}"
+    return (f"{method} made {_share(counts['made'].sum(), asked)} of the rows asked for "
+            f"({full} of {total} samplings complete)")
+
+
+def shortfalls(runs: pd.DataFrame, protocol: str) -> list[str]:
+    """Per (method, dataset) below FULL_SHARE of valid rows, summed over seeds: the counts, the
+    completions the sampler drew before it stopped, and the commonest rejection."""
+    sub = llm_runs(runs)
+    sub = sub[sub["protocol"] == protocol]
+    counts = made_counts(runs, protocol)
+    out = []
+    methods = method_order(counts.index.get_level_values("method").unique())
+    rank = {m: i for i, m in enumerate(methods)}
+    for dataset, method in sorted(counts.index, key=lambda k: (rank[k[1]], k[0])):
+        row = counts.loc[(dataset, method)]
+        share = (row["valid"] if row["relabels"] else row["made"]) / row["asked"]
+        if share >= FULL_SHARE:
+            continue
+        cell = sub[(sub["dataset"] == dataset) & (sub["method"] == method)]
+        drawn = _column(cell, "n_completions").sum(min_count=1)
+        why = "" if pd.isna(drawn) else (
+            f", stopped after {int(drawn)} completions "
+            f"({drawn / row['asked']:.1f} per row asked)")
+        rejected = {c: _column(cell, c).sum() for c in REJECTIONS if c in cell}
+        rejected = {c: v for c, v in rejected.items() if v > 0}
+        if rejected:
+            top = max(rejected, key=rejected.get)
+            why += f", commonest rejection {top.removeprefix('rejected_')} ({int(rejected[top])})"
+        made = row["valid"] if row["relabels"] else row["made"]
+        out.append(f"{method} on {dataset}: {int(made)}/{int(row['asked'])} "
+                   f"({_share(made, row['asked'])}){why}")
+    return out
+
+
 def made_paragraph(runs: pd.DataFrame, protocol: str) -> str:
-    """One sentence per method: the share of asked rows made over all its runs."""
+    """One sentence per method (the share of asked rows made over all its runs; for TapTap and
+    Pred-LLM the valid rows and the minority rows apart), then every cell that fell short."""
     sub = llm_runs(runs)
     sub = sub[sub["protocol"] == protocol]
     if sub.empty:
         return ""
-    g = sub.groupby("method")
-    share = g["n_valid"].sum() / g["n_requested"].sum()
+    counts = made_counts(runs, protocol)
     full = (sub["n_valid"] >= sub["n_requested"]).groupby(sub["method"]).sum()
-    parts = [
-        f"{m} made {share[m]:.0%} of the rows asked for ({int(full[m])} of {int(g.size()[m])} "
-        "samplings complete)"
-        for m in method_order(share.index)
-    ]
+    size = sub.groupby("method").size()
+    methods = method_order(counts.index.get_level_values("method").unique())
+    parts = [_method_sentence(m, counts.xs(m, level="method"), int(full[m]), int(size[m]))
+             for m in methods]
+    short = shortfalls(runs, protocol)
+    named = (f" Cells below {FULL_SHARE:.0%} of the rows asked for (valid rows where a labeller "
+             "relabels), summed over seeds: " + "; ".join(short) + "." if short else
+             f" No cell fell below {FULL_SHARE:.0%} of the rows asked for.")
     return (
         f"**Rows the language-model methods made ({protocol} protocol).** "
-        + "; ".join(parts)
-        + ". Where a method made fewer rows than asked, its classifier was trained with that "
+        + "; ".join(parts) + "." + named
+        + " Where a method made fewer rows than asked, its classifier was trained with that "
         "many synthetic rows and its synthetic-data metrics describe that many rows."
     )
 
