@@ -220,6 +220,11 @@ def test_rows_made_by_language_model_methods_are_counted_per_protocol():
     # the short cell is named with its counts summed over seeds
     assert "summed over seeds: imbllm on ds00: 70/80 (88%)." in paragraph
     assert "No cell fell below 99%" in made_paragraph(runs, "published")
+    from imbllm.analysis.llm_rows import _share
+
+    # a shortfall never reads as 100% or as the 99% threshold it missed
+    assert [_share(40, 40), _share(997, 1000), _share(9899, 10000), _share(97, 100)] == [
+        "100%", "99.7%", "99.0%", "97%"]
     assert made_table(runs.drop(columns=["n_valid"]), "corrected") == ""
 
 

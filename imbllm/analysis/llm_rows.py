@@ -101,8 +101,9 @@ REJECTIONS = ("rejected_unknown_category", "rejected_out_of_range", "rejected_un
 
 
 def _share(part: float, whole: float) -> str:
-    """A percentage that does not round a shortfall up to 100%."""
-    return f"{part / whole:.0%}" if part >= whole or part / whole < 0.995 else f"{part / whole:.1%}"
+    """A percentage that does not round a shortfall up to 100% or up to FULL_SHARE."""
+    short_near_full = part < whole and part / whole >= FULL_SHARE - 0.005
+    return f"{part / whole:.1%}" if short_near_full else f"{part / whole:.0%}"
 
 
 def _method_sentence(method: str, counts: pd.DataFrame, full: int, total: int) -> str:
