@@ -5,11 +5,13 @@
     python scripts/make_report.py --tracking-uri sqlite:///results/mlruns.db --no-embeddings
     python scripts/make_report.py --experiments paper_classical paper_llm_pretrained \
         imbllm_interpolation paper_llm --scratch paper_llm   # issue 12's report
+    python scripts/make_report.py --runs results/runs/*.csv.gz --readme README.md
 
 The F1 and AUC tables of both protocol modes, the synthetic-data tables, average ranks,
 Friedman/Nemenyi (critical-difference diagrams), Wilcoxon + Holm of the reference method
 against each baseline, per-dataset ``dum`` bars and t-SNE embeddings, and one paragraph per
-finding written from those numbers. Embeddings rebuild R and U from the datasets and read S
+finding written from those numbers. ``--readme`` also copies the headline block
+(``summary.md``) between the README's results markers. Embeddings rebuild R and U from the datasets and read S
 from each run's ``synthetic.csv`` artifact.
 """
 
@@ -42,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runs", nargs="+", default=None, metavar="CSV",
                    help="build from committed flat run records (results/runs/*.csv.gz) instead "
                    "of the store; the t-SNE figures need the store's synthetic rows and are left out")
+    p.add_argument("--readme", default=None, metavar="README",
+                   help="also write the headline block between this file's results markers")
     p.add_argument("--no-embeddings", action="store_true", help="skip the t-SNE figures")
     p.add_argument("--points", type=int, default=200, help="rows per set in each embedding")
     return p.parse_args(argv)
@@ -52,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Imported here so that --help works without the tracking stack.
     from imbllm.analysis.report import ReportOptions, build_report
+    from imbllm.analysis.summary import splice
     from imbllm.results import load_runs, read_runs
     from imbllm.tracking import DEFAULT_URI
 
@@ -72,8 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         source=source + (f" (experiments {', '.join(args.experiments)})" if args.experiments else ""),
     )
     try:
+        readme = Path(args.readme).read_text() if args.readme else None
+        if readme is not None:
+            splice(readme, "")  # a README without its markers fails before the long work
         path = build_report(runs, args.out, opts)
-    except ValueError as err:
+        if readme is not None:
+            Path(args.readme).write_text(splice(readme, (path.parent / "summary.md").read_text()))
+            logging.info("wrote the results block of %s", args.readme)
+    except (ValueError, OSError) as err:
         logging.error("%s", err)
         return 1
     logging.info("wrote %s", path)

@@ -14,6 +14,7 @@ from fake_runs import make_runs
 from imbllm.analysis.findings import comparison_paragraph
 from imbllm.analysis.report import ReportOptions, build_report
 from imbllm.analysis.stats import compare
+from imbllm.analysis.summary import BEGIN, END
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -100,6 +101,9 @@ def test_every_figure_is_written_and_stale_ones_removed(planted):
     # then one dum bar chart per dataset.
     assert sum(p.name.startswith("cd_") for p in figs) == 15
     assert sum(p.name.startswith("dum_") for p in figs) == 10
+    # Built without embeddings: none drawn, and the report says why they are missing.
+    assert not any(p.name.startswith("embedding_") for p in figs)
+    assert md.count("The t-SNE figures of real and synthetic rows are left out") == 1
     assert all(p.read_bytes()[:8] == PNG for p in figs)
     assert not (out / "figures" / "cd_99_gone.png").exists()
     assert (out / "figures" / "keep_me.png").exists()
@@ -142,6 +146,7 @@ def test_embeddings_use_the_rebuilt_split_and_each_runs_rows(tmp_path):
     assert calls["real"] == [("ds00", 1, 0.2), ("ds01", 1, 0.2)]  # the smallest seed
     assert sorted(calls["synthetic"]) == sorted(["ctgan", "imbllm", "smote_nc", "tvae"] * 2)
     assert md.count("No synthetic rows could be read for: ctgan.") == 2
+    assert "t-SNE figures of real and synthetic rows are left out" not in md
     assert all(p.read_bytes()[:8] == PNG for p in images(md, tmp_path)
                if p.name.startswith("embedding_"))
 
@@ -153,8 +158,19 @@ def test_make_report_reads_a_real_store(tmp_path, mirror_dir, monkeypatch, fresh
     spec = importlib.util.spec_from_file_location("make_report", ROOT / "scripts" / "make_report.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    out = tmp_path / "results"
-    assert module.main(["--tracking-uri", uri, "--out", str(out), "--points", "30"]) == 0
+    out, readme = tmp_path / "results", tmp_path / "README.md"
+    bare = tmp_path / "bare.md"
+    bare.write_text("# no markers\n")
+    # A README without its markers is refused before the report is built.
+    assert module.main(["--tracking-uri", uri, "--out", str(out), "--readme", str(bare)]) == 1
+    assert not out.exists() and bare.read_text() == "# no markers\n"
+    readme.write_text(f"# imbllm\n\n{BEGIN}\n{END}\n\n## Layout\n")
+    assert module.main(["--tracking-uri", uri, "--out", str(out), "--points", "30",
+                        "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith(f"# imbllm\n\n{BEGIN}\nFrom the tracking store `{uri}`: 6 finished")
+    assert text.endswith(f"{END}\n\n## Layout\n")
+    assert (out / "summary.md").read_text().rstrip() in text
     md = (out / "report.md").read_text()
     assert "- finished runs: 6" in md and "- datasets: fuel, insurance" in md
     assert "| fuel | 0.5000 (1 seed) | 0.6000 (1 seed) | **0.7000 (1 seed)** |" in md
@@ -220,10 +236,10 @@ def test_rows_made_by_language_model_methods_are_counted_per_protocol():
     # the short cell is named with its counts summed over seeds
     assert "summed over seeds: imbllm on ds00: 70/80 (88%)." in paragraph
     assert "No cell fell below 99%" in made_paragraph(runs, "published")
-    from imbllm.analysis.llm_rows import _share
+    from imbllm.analysis.llm_rows import share
 
     # a shortfall never reads as 100% or as the 99% threshold it missed
-    assert [_share(40, 40), _share(997, 1000), _share(9899, 10000), _share(97, 100)] == [
+    assert [share(40, 40), share(997, 1000), share(9899, 10000), share(97, 100)] == [
         "100%", "99.7%", "99.0%", "97%"]
     assert made_table(runs.drop(columns=["n_valid"]), "corrected") == ""
 

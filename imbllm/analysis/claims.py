@@ -61,6 +61,8 @@ def _verdict(levels: list[int]) -> str:
 def _judge(runs: pd.DataFrame, methods: tuple[str, ...], metrics, alpha: float):
     """``(standings, missing)``: a standing per metric the runs hold, and the metrics they lack."""
     sub = runs[runs["method"].isin((REFERENCE, *methods))]
+    if not set(methods) & set(sub["method"]):
+        return [], list(metrics)  # nothing to compare ImbLLM with
     out, missing = [], []
     for metric in metrics:
         if metric in sub and sub[metric].notna().any() and REFERENCE in set(sub["method"]):
@@ -71,15 +73,23 @@ def _judge(runs: pd.DataFrame, methods: tuple[str, ...], metrics, alpha: float):
     return out, missing
 
 
-def _paragraph(title: str, how: str, judged) -> str:
+def _verdict_of(judged) -> str:
+    """The verdict of one claim, or why it cannot be tested here."""
     standings, missing = judged
     if not standings:
-        return f"**{title}** Not testable here: the runs lack ImbLLM or the metrics."
+        return ("Not testable here: the runs lack ImbLLM, the methods it is compared with, "
+                "or the metrics.")
     verdict = _verdict([level for level, _ in standings])
     if missing:
         verdict = (f"Testable only in part ({', '.join(f'`{m}`' for m in missing)} not logged); "
                    f"on the rest: {verdict[0].lower()}{verdict[1:]}")
-    return f"**{title}** {verdict} ({how}). " + " ".join(t for _, t in standings)
+    return verdict
+
+
+def _paragraph(title: str, how: str, judged) -> str:
+    if not judged[0]:
+        return f"**{title}** {_verdict_of(judged)}"
+    return f"**{title}** {_verdict_of(judged)} ({how}). " + " ".join(t for _, t in judged[0])
 
 
 def backbone_caveat(runs: pd.DataFrame) -> str:
@@ -97,30 +107,38 @@ def backbone_caveat(runs: pd.DataFrame) -> str:
             "outside the table, which is where the paper's LLM methods start.")
 
 
-def section(runs: pd.DataFrame, classifier: str, synthetic_protocol: str,
-            alpha: float = 0.05) -> list[str]:
-    """The claims' paragraphs (protocol by protocol where the claim is about scores), then
-    what the backbone cannot say."""
+def _claims(runs: pd.DataFrame, classifier: str, synthetic_protocol: str, alpha: float):
+    """``(title, how it was tested, judged)`` per claim, protocol by protocol where the claim
+    is about scores."""
     test = f"average ranks with the Friedman test; Wilcoxon signed-rank, Holm, alpha = {alpha}"
-    md = []
     for mode, metrics in F1_AUC.items():
         sl = runs[(runs["protocol"] == mode) & (runs["classifier"] == classifier)]
         if len(sl):
-            md.append(_paragraph(
-                f"Claim: ImbLLM beats all eight baselines on F1 and AUC ({mode} protocol).",
-                f"{classifier}; {test}; against {', '.join(BASELINES)}",
-                _judge(sl, BASELINES, metrics, alpha)))
+            yield (f"Claim: ImbLLM beats all eight baselines on F1 and AUC ({mode} protocol).",
+                   f"{classifier}; {test}; against {', '.join(BASELINES)}",
+                   _judge(sl, BASELINES, metrics, alpha))
     syn = runs[runs["protocol"] == synthetic_protocol]
-    md.append(_paragraph(
-        "Claim: ImbLLM's rows lie closer to the unseen minority and are more diverse than "
-        f"those of the other methods ({synthetic_protocol} protocol).",
-        f"closer: `dum`; diverse: {', '.join(f'`{m}`' for m in DIVERSE)}; {test}",
-        _judge(syn, BASELINES, CLOSER + DIVERSE, alpha)))
-    md.append(_paragraph(
-        "Claim: conditioning on the label and a feature value, and interpolating, raises the "
-        f"entropy of the generated rows over label-only prompting ({synthetic_protocol} "
-        "protocol).",
-        f"`entropy` of ImbLLM against {' and '.join(ENTROPY_ABLATIONS)}; {test}",
-        _judge(syn, ENTROPY_ABLATIONS, ("entropy",), alpha)))
+    yield ("Claim: ImbLLM's rows lie closer to the unseen minority and are more diverse than "
+           f"those of the other methods ({synthetic_protocol} protocol).",
+           f"closer: `dum`; diverse: {', '.join(f'`{m}`' for m in DIVERSE)}; {test}",
+           _judge(syn, BASELINES, CLOSER + DIVERSE, alpha))
+    yield ("Claim: conditioning on the label and a feature value, and interpolating, raises the "
+           f"entropy of the generated rows over label-only prompting ({synthetic_protocol} "
+           "protocol).",
+           f"`entropy` of ImbLLM against {' and '.join(ENTROPY_ABLATIONS)}; {test}",
+           _judge(syn, ENTROPY_ABLATIONS, ("entropy",), alpha))
+
+
+def verdicts(runs: pd.DataFrame, classifier: str, synthetic_protocol: str,
+             alpha: float = 0.05) -> list[tuple[str, str]]:
+    """``(claim, verdict)`` per claim: the one-line form of :func:`section`."""
+    return [(title.removeprefix("Claim: "), _verdict_of(judged))
+            for title, _, judged in _claims(runs, classifier, synthetic_protocol, alpha)]
+
+
+def section(runs: pd.DataFrame, classifier: str, synthetic_protocol: str,
+            alpha: float = 0.05) -> list[str]:
+    """The claims' paragraphs, then what the backbone cannot say."""
+    md = [_paragraph(*claim) for claim in _claims(runs, classifier, synthetic_protocol, alpha)]
     md.append("**What these runs cannot say.** " + backbone_caveat(runs))
     return [p + "\n" for p in md]

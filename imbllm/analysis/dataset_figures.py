@@ -24,7 +24,11 @@ def section(synth, fig_dir, opt, ratio, load_synthetic, load_real) -> list[str]:
     and ``load_real`` as in :func:`~imbllm.analysis.report.build_report` (None: the MLflow
     artifact and the rebuilt split).
     """
-    md = []
+    md = [] if opt.embeddings else [
+        "Per dataset, `dum` per method. The t-SNE figures of real and synthetic rows are left "
+        "out of this build: it was asked for without them (`--no-embeddings`) or built from run "
+        "records, which do not hold the synthetic rows; a build from the tracking store draws "
+        "them.\n"]
     for dataset in sorted(synth["dataset"].unique()):
         sub = synth[synth["dataset"] == dataset]
         md.append(f"### {dataset}\n")

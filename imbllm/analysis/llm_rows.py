@@ -100,7 +100,7 @@ REJECTIONS = ("rejected_unknown_category", "rejected_out_of_range", "rejected_un
               "rejected_missing_value", *LABEL_REJECTIONS)
 
 
-def _share(part: float, whole: float) -> str:
+def share(part: float, whole: float) -> str:
     """A percentage that does not round a shortfall up to 100% or up to FULL_SHARE."""
     short_near_full = part < whole and part / whole >= FULL_SHARE - 0.005
     return f"{part / whole:.1%}" if short_near_full else f"{part / whole:.0%}"
@@ -111,10 +111,10 @@ def _method_sentence(method: str, counts: pd.DataFrame, full: int, total: int) -
     if counts["relabels"].any():
         minority = counts["minority"].sum(min_count=1)
         said = ("" if pd.isna(minority) or counts["minority"].isna().any()
-                else f", {int(minority)} of them labelled minority ({_share(minority, asked)})")
-        valid = _share(counts["valid"].sum(), asked)
+                else f", {int(minority)} of them labelled minority ({share(minority, asked)})")
+        valid = share(counts["valid"].sum(), asked)
         return f"{method} made {valid} valid rows of those asked{said}"
-    return (f"{method} made {_share(counts['made'].sum(), asked)} of the rows asked for "
+    return (f"{method} made {share(counts['made'].sum(), asked)} of the rows asked for "
             f"({full} of {total} samplings complete)")
 
 
@@ -129,8 +129,8 @@ def shortfalls(runs: pd.DataFrame, protocol: str) -> list[str]:
     rank = {m: i for i, m in enumerate(methods)}
     for dataset, method in sorted(counts.index, key=lambda k: (rank[k[1]], k[0])):
         row = counts.loc[(dataset, method)]
-        share = (row["valid"] if row["relabels"] else row["made"]) / row["asked"]
-        if share >= FULL_SHARE:
+        fraction = (row["valid"] if row["relabels"] else row["made"]) / row["asked"]
+        if fraction >= FULL_SHARE:
             continue
         cell = sub[(sub["dataset"] == dataset) & (sub["method"] == method)]
         drawn = _column(cell, "n_completions").sum(min_count=1)
@@ -144,7 +144,7 @@ def shortfalls(runs: pd.DataFrame, protocol: str) -> list[str]:
             why += f", commonest rejection {top.removeprefix('rejected_')} ({int(rejected[top])})"
         made = row["valid"] if row["relabels"] else row["made"]
         out.append(f"{method} on {dataset}: {int(made)}/{int(row['asked'])} "
-                   f"({_share(made, row['asked'])}){why}")
+                   f"({share(made, row['asked'])}){why}")
     return out
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from imbllm.analysis import claims, dataset_figures, figures, findings, llm_rows, llm_sections
+from imbllm.analysis import (
+    claims, dataset_figures, figures, findings, llm_rows, llm_sections, summary,
+)
 from imbllm.analysis.stats import Comparison, compare, seed_means
 from imbllm.metrics import SYNTHETIC_METRICS, goal, higher_is_better
 from imbllm.results import method_order
@@ -61,7 +63,8 @@ def build_report(
     load_synthetic: Callable[[pd.Series], pd.DataFrame | None] | None = None,
     load_real: Callable[[str, int, float], tuple] | None = None,
 ) -> Path:
-    """Write ``out_dir/report.md`` and ``out_dir/figures/*.png``; return the report path.
+    """Write ``out_dir/report.md``, its README block ``out_dir/summary.md``
+    (:mod:`imbllm.analysis.summary`) and ``out_dir/figures/*.png``; return the report path.
 
     ``load_synthetic(run_row)`` returns a run's synthetic feature rows; ``load_real(dataset,
     seed, ratio)`` returns ``(R, U, numeric, categorical)``. The defaults read the MLflow
@@ -165,6 +168,9 @@ def build_report(
     md += dataset_figures.section(synth, fig_dir, opt, ratio, load_synthetic, load_real)
     path = out_dir / "report.md"
     path.write_text("\n".join(md).rstrip() + "\n")
+    (out_dir / "summary.md").write_text(summary.block(
+        at_ratio, comparisons, claims.verdicts(competing, classifier, protocol, opt.alpha),
+        source=opt.source, reference=opt.reference))
     return path
 
 

@@ -1,0 +1,68 @@
+"""The README's results block: the report's headline numbers, spliced between two markers."""
+
+from __future__ import annotations
+
+import pytest
+from fake_runs import make_runs
+
+from imbllm.analysis.report import ReportOptions, build_report
+from imbllm.analysis.summary import BEGIN, END, splice
+
+
+@pytest.fixture(scope="module")
+def block(tmp_path_factory):
+    out = tmp_path_factory.mktemp("summary")
+    build_report(make_runs(), out, ReportOptions(embeddings=False, source="the planted runs"))
+    return (out / "summary.md").read_text()
+
+
+def row(block: str, label: str) -> list[str]:
+    line = next(line for line in block.splitlines() if line.startswith(f"| {label} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_block_follows_the_planted_numbers(block):
+    # 10 datasets x 6 methods x 2 classifiers x 2 modes x 3 seeds; balance is not compared.
+    assert block.startswith("From the planted runs: 720 finished runs compared")
+    # imbllm is planted first on F1 on every dataset, third on AUC, second on dum.
+    f1 = row(block, "F1 (corrected protocol, xgboost)")
+    assert f1[:4] == ["F1 (corrected protocol, xgboost)", "10", "imbllm (1.00)", "1st of 5 (1.00)"]
+    assert f1[5] == "better than ctgan, smote_nc, standard and tvae"
+    auc = row(block, "AUC (published protocol, xgboost)")
+    assert auc[2:4] == ["tvae (1.00)", "3rd of 5 (3.00)"]
+    assert auc[5] == "better than ctgan and standard; worse than smote_nc and tvae"
+    dum = row(block, "dum (corrected protocol)")
+    assert dum[2:4] == ["smote_nc (1.00)", "2nd of 4 (2.00)"]
+    # Only the headline comparisons: no precision or copy_rate rows.
+    assert "| precision" not in block and "| copy_rate" not in block
+
+
+def test_block_gives_every_claim_its_verdict(block):
+    claims = [line for line in block.splitlines() if line.startswith("- ")]
+    assert len(claims) == 4  # F1/AUC in each mode, closer and diverse, entropy
+    assert claims[0].startswith("- ImbLLM beats all eight baselines on F1 and AUC (published")
+    # Best on F1, third on AUC: the claim holds on one of its two metrics.
+    assert claims[0].endswith("**Partly supported: ImbLLM ranks best on some metrics only.**")
+    # The planted runs hold no ablation: the entropy claim has nothing to compare with.
+    assert claims[3].startswith("- Conditioning on the label")
+    assert "**Not testable here" in claims[3]
+    # Planted runs log no rows made, so there is no rows line.
+    assert "Rows made" not in block
+
+
+def test_splice_replaces_only_the_block_and_round_trips():
+    readme = f"# Title\n\nintro\n\n{BEGIN}\nold numbers\n{END}\n\nafter\n"
+    once = splice(readme, "new numbers\n")
+    assert once == f"# Title\n\nintro\n\n{BEGIN}\nnew numbers\n{END}\n\nafter\n"
+    assert splice(once, "new numbers") == once
+    assert splice(once, "old numbers") == readme
+
+
+@pytest.mark.parametrize("readme, found", [
+    ("no markers\n", "found 0 and 0"),
+    (f"{BEGIN}\n{BEGIN}\n{END}\n", "found 2 and 1"),
+    (f"{END}\n{BEGIN}\n", "found 1 and 1"),
+])
+def test_splice_refuses_a_readme_without_one_ordered_pair_of_markers(readme, found):
+    with pytest.raises(ValueError, match=f"once after it \\({found}\\)"):
+        splice(readme, "x")
