@@ -22,3 +22,13 @@ def mirror_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"dataset mirror {path} not found; set IMBLLM_DATA_DIR to the folder of CSVs")
     return path
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """Route the LLM engine to the scripted stand-in model (tests/llm_fake.py); yields its
+    class, on which every call is recorded."""
+    from llm_fake import FakeLanguageModel, install
+
+    yield install(monkeypatch)
+    FakeLanguageModel.script = None

@@ -15,8 +15,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from imbllm.llm.causal import Generation
+from imbllm.llm.serialize import parse_texts, quote
 
 
 def split_pieces(text: str) -> list[str]:
@@ -150,3 +152,52 @@ def install(monkeypatch) -> type[FakeLanguageModel]:
     FakeLanguageModel.full_rows_only = True
     monkeypatch.setattr(fitting, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
     return FakeLanguageModel
+
+
+# -- the engine tests' table and helpers (test_llm_engine.py, test_llm_continuation.py) --
+
+# The scripted model has no tokenizer to constrain: these tests pin free decoding's rounds.
+FAST = {"epochs": 2, "progress": False, "random_state": 0, "decoding": "free"}
+
+
+def table(n_min=12, n_maj=36, seed=0, three_classes=False):
+    """Minority "high" rows have age 50-59, majority rows age 20-39 (ranges never overlap)."""
+    rng = np.random.default_rng(seed)
+    n = n_min + n_maj
+    age = np.r_[rng.integers(50, 60, n_min), rng.integers(20, 40, n_maj)]
+    X = pd.DataFrame(
+        {
+            "age": age,
+            "bmi": np.round(rng.uniform(18, 40, n), 2),
+            "smoker": np.r_[["yes"] * n_min, rng.choice(["yes", "no"], n_maj)],
+            "region": rng.choice(["north, east", "south"], n),
+        }
+    )
+    labels = ["high"] * n_min + ["low"] * n_maj
+    if three_classes:
+        labels = ["high"] * n_min + ["low"] * (n_maj // 2) + ["mid"] * (n_maj - n_maj // 2)
+    return X, pd.Series(labels, name="charges")
+
+
+def labelling_script(X):
+    """Rows copied from ``X``; a label query (a full row) answered by the rule age >= 50."""
+
+    def script(prompt, rng, lm):
+        asked = pieces(prompt.rstrip(","))
+        if len(asked) == 4:
+            return " charges is " + ("high" if int(asked["age"]) >= 50 else "low")
+        row = X.iloc[int(rng.integers(len(X)))]
+        rest = [c for c in X.columns if c not in asked]
+        return " " + ", ".join(f"{c} is {quote(str(row[c]))}" for c in rest)
+
+    return script
+
+
+def calls(fake, kind):
+    return [c for k, c in fake.calls if k == kind]
+
+
+def pieces(text):
+    """The named cells of one sentence (the library's parser, tested on its own)."""
+    cells = parse_texts([text], ["charges", "age", "bmi", "smoker", "region"]).iloc[0]
+    return cells.dropna().to_dict()

@@ -17,7 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from imbllm.analysis import (
-    claims, dataset_figures, figures, findings, llm_rows, llm_sections, summary,
+    claims,
+    dataset_figures,
+    figures,
+    findings,
+    llm_rows,
+    llm_sections,
+    summary,
 )
 from imbllm.analysis.stats import Comparison, compare, seed_means
 from imbllm.metrics import SYNTHETIC_METRICS, goal, higher_is_better

@@ -1,0 +1,101 @@
+"""The small table, tokenizers and untrained models the constrained-decoding tests share
+(tests/test_llm_constrain.py, tests/test_llm_constrain_sampling.py). Import after
+``pytest.importorskip("torch")``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from imbllm.llm.backbone import LanguageModel, LLMConfig
+from imbllm.llm.constrain import RowGrammar
+from imbllm.llm.repair import check_rows
+from imbllm.llm.serialize import join_pieces
+
+# Names sharing a prefix, values holding ", ", " is " and quotes, negative and integer numbers.
+X = pd.DataFrame(
+    {
+        "T3": [1.5, 2.25, 10.0, 3.75, 7.5, 2.25],
+        "T3_measured": [1, 5, 12, 7, 3, 9],
+        "sex": ["a, b", 'say "hi"', "x is y", "a, b", "plain", "x is y"],
+        "neg": [-3.5, 0.0, 2.0, -1.0, 1.5, -0.5],
+        "smoker": ["yes", "no", "no", "yes", "no", "no"],
+    }
+)
+Y = pd.Series(["rare", "common", "common", "rare", "common", "common"], name="label")
+TINY = LLMConfig(n_layer=1, n_head=2, n_embd=32, vocab_size=400, n_positions=256)
+SAMPLE = dict(temperature=1.0, top_k=50, batch_size=100, progress=False)
+
+
+def table_grammar(number_format="plain"):
+    return RowGrammar.from_frame(X, Y, number_format=number_format)
+
+
+def table_texts(codec, n, seed=0):
+    """``n`` training sentences: the table's rows in random column orders."""
+    rng = np.random.default_rng(seed)
+    rows = np.resize(codec.pieces(X, Y), (n, X.shape[1] + 1))
+    return join_pieces(rows, np.argsort(rng.random(rows.shape), axis=1))
+
+
+def strict_ok(codec, schema, texts) -> np.ndarray:
+    """Rows the engine's own parser and strict check accept, label included."""
+    cells = codec.parse(texts)
+    ok = check_rows(cells, codec, schema, "strict").keep
+    return ok & cells[codec.target].isin(list(codec.text_label)).to_numpy()
+
+
+def bpe_tokenizer(corpus):
+    """A byte-level BPE with GPT-2's pre-tokenizer (merges inside words, "Ġis")."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def tiny_lm(tokenizer_kind, corpus, seed=0):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    if tokenizer_kind == "compact":
+        return LanguageModel.build(TINY, corpus, seed=seed)
+    tok = bpe_tokenizer(corpus)
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=len(tok),
+        n_positions=256,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    return LanguageModel(tok, GPT2LMHeadModel(config).eval(), TINY)
+
+
+def table_prompts(codec, n):
+    """GReaT/ImbLLM/Pred-LLM style prompts and a continuation that names a column."""
+    kinds = [
+        "label is rare,",
+        'label is rare, sex is "a, b",',
+        "T3_measured is 4.5,",  # an interpolated value outside the integer format
+        "label is common, smoker is yes, T3 is",
+        join_pieces(codec.pieces(X.iloc[:1], columns=codec.features))[0] + ",",  # label query
+    ]
+    return [kinds[i % len(kinds)] for i in range(n)]
