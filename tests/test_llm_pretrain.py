@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from llm_fake import FakeLanguageModel, install, split_pieces
+from llm_fake import split_pieces
 
 import imbllm.llm.cache as cache
 from baselines.llm import GReaT, TapTap
@@ -26,13 +26,6 @@ FAST = {"epochs": 2, "progress": False, "random_state": 0, "on_shortfall": "reco
 TINY = LLMConfig(n_layer=1, n_head=2, n_embd=32, vocab_size=300, pretrain="table")
 CORPUS = [f"animal is {a}, legs is {n}, colour is {c}" for a, n, c in
           [("cat", 4, "grey"), ("spider", 8, "black"), ("bird", 2, "red")]] * 8
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    """Route the engine to the stand-in model; yields its class (calls recorded on it)."""
-    yield install(monkeypatch)
-    FakeLanguageModel.script = None
 
 
 def table(n_min=12, n_maj=36, seed=0):
@@ -121,6 +114,22 @@ def test_methods_sharing_the_pretraining_text_pretrain_once(fake, tmp_path):
     taptap.fit_resample(X, y)
     assert taptap.telemetry()["pretrain_cache_hit"] == 0.0 and len(trainings(fake)) == 5
     assert len(list((tmp_path / PRETRAINED_DIR).glob("[0-9a-f]*"))) == 2
+
+
+def test_both_protocol_modes_share_one_pretrained_backbone(fake, tmp_path):
+    X, y = table()
+    named = ImbLLM(**FAST, cache_dir=str(tmp_path))
+    named.fit_resample(X, y)
+    # The published mode writes class codes in the method's text; its pretraining text still
+    # writes names, so it starts from the same backbone and only fine-tunes anew.
+    coded = ImbLLM(**FAST, label_format="code", cache_dir=str(tmp_path))
+    coded.fit_resample(X, y)
+    assert (coded.telemetry()["pretrain_cache_hit"], coded.telemetry()["cache_hit"]) == (1.0, 0.0)
+    pretraining, _, finetune = trainings(fake)
+    assert {p.split(", ")[0] for e in pretraining for p in e if p.startswith("charges")} == {
+        "charges is high", "charges is low"}
+    assert "charges is 0" in {t.split(", ")[0] for e in finetune for t in e}
+    assert len(list((tmp_path / PRETRAINED_DIR).glob("[0-9a-f]*"))) == 1
 
 
 def test_prompt_or_label_changes_reuse_the_fine_tuned_model(fake, tmp_path):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from imbllm.llm.config import TRAINING_KEYS
 from imbllm.llm.plan import Plan
+from imbllm.llm.serialize import RowCodec
 
 COMPACT = "compact"
 #: Learning rate of the compact backbone when none is given (method.md §5: it is trained from
@@ -109,7 +110,7 @@ def fit_model(
     stats: dict = {}
     start = "random" if config.name_or_path == COMPACT else "hub"
     if config.pretrain == "table":
-        table = pre.table_texts(plan.codec, X.rename(columns=str), y, plan.seed)
+        table = pre.table_texts(_names_codec(plan.codec), X.rename(columns=str), y, plan.seed)
         start = pre.pretrain_key(config, table, budget, plan.seed)
         stats.update(pretrain_seconds=0.0, pretrain_cache_hit=1.0)
 
@@ -135,6 +136,15 @@ def fit_model(
     out = {("lm_" + k if k == "fit_seconds" else k): stats[k] for k in keep if k in stats}
     out.update({k: v for k, v in stats.items() if k.startswith("pretrain_")})
     return lm, out, hit
+
+
+def _names_codec(codec: RowCodec) -> RowCodec:
+    """``codec`` writing class labels as names. The pretraining text always does, so the
+    published mode (class codes in the method's own text) fine-tunes from the same backbone
+    as the corrected mode: one pretraining per (split, seed, number form) instead of two,
+    and no second backbone behind the published-vs-corrected comparison."""
+    return RowCodec(codec.features, codec.numeric, codec.category_text, codec.target,
+                    codec.classes, label_format="name", number_format=codec.number_format)
 
 
 def cache_key_parts(plan: Plan, config, tune, start: str) -> dict:
