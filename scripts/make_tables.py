@@ -42,10 +42,20 @@ def sweep_commands(runs) -> str:
 
 
 def wall_time(runs) -> str:
+    """The sweep's span, the time some run was in progress (a sweep resumed across sessions
+    spans the gaps between them; this does not), and the run time summed over runs."""
     start, end = runs["start_time"].min(), runs["end_time"].max()
     busy = runs.get("run_seconds")
     span = (end - start) / 1000.0
     text = f"{span / 60:.1f} min from first start to last end"
+    active, reach = 0.0, None
+    for s, e in sorted(zip(runs["start_time"], runs["end_time"], strict=True)):
+        if reach is None or s > reach:
+            active, reach = active + (e - s), e
+        elif e > reach:
+            active, reach = active + (e - reach), e
+    if active < span * 1000.0 - 60_000:  # idle gaps of more than a minute
+        text += f" ({active / 60_000:.1f} min with a run in progress)"
     if busy is not None:
         text += f", {busy.sum() / 60:.1f} min summed over {len(runs)} runs"
     return text

@@ -139,3 +139,21 @@ def test_tables_name_the_commands_the_store_recorded():
     runs = pd.DataFrame({"command": ["imbllm-bench -m experiment=x"] * 3 + ["imbllm-bench -m experiment=x seed=3"]})
     assert sweep_commands(runs) == "`imbllm-bench -m experiment=x`; `imbllm-bench -m experiment=x seed=3`"
     assert sweep_commands(runs.assign(command=None)).startswith("not recorded")
+
+
+def test_sweep_wall_time_leaves_out_the_gaps_between_sessions():
+    import sys
+
+    sys.path.insert(0, str(Path(CONF).parent / "scripts"))
+    from make_tables import wall_time
+
+    minute = 60_000
+    # Two overlapping runs (0-10, 5-20 min), a session gap, one run inside another (100-110,
+    # 102-104 min): 110 min span, 30 min with a run in progress, 36 min of run time summed.
+    runs = pd.DataFrame({"start_time": [0, 5, 100, 102], "end_time": [10, 20, 110, 104]}) * minute
+    runs["run_seconds"] = [600, 900, 600, 60]
+    assert wall_time(runs) == ("110.0 min from first start to last end (30.0 min with a run in "
+                               "progress), 36.0 min summed over 4 runs")
+    # Back-to-back runs: no gap, nothing to add.
+    back = pd.DataFrame({"start_time": [0, 10 * minute], "end_time": [10 * minute, 20 * minute]})
+    assert wall_time(back) == "20.0 min from first start to last end"
