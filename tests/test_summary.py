@@ -66,3 +66,27 @@ def test_splice_replaces_only_the_block_and_round_trips():
 def test_splice_refuses_a_readme_without_one_ordered_pair_of_markers(readme, found):
     with pytest.raises(ValueError, match=f"once after it \\({found}\\)"):
         splice(readme, "x")
+
+
+def test_rows_line_gives_each_method_its_share_and_counts_the_short_cells():
+    import pandas as pd
+
+    from imbllm.analysis.summary import rows_line
+
+    base = dict(ratio=0.2, protocol="corrected", classifier="xgboost", seed=0)
+    runs = pd.DataFrame([
+        # ImbLLM: 100 of 100 on ds00, 97 of 100 on ds01 (one cell short of 99%)
+        {**base, "dataset": "ds00", "method": "imbllm", "n_valid": 100, "n_requested": 100},
+        {**base, "dataset": "ds01", "method": "imbllm", "n_valid": 97, "n_requested": 100},
+        # TapTap's classifier relabels: 200 valid rows of 200, 50 of them minority
+        {**base, "dataset": "ds00", "method": "taptap", "label": "classifier", "n_valid": 100,
+         "n_requested": 100, "n_synthetic_minority": 20},
+        {**base, "dataset": "ds01", "method": "taptap", "label": "classifier", "n_valid": 100,
+         "n_requested": 100, "n_synthetic_minority": 30},
+    ])
+    assert rows_line(runs, "corrected") == (
+        "- Rows made, corrected protocol (of those asked, all seeds): taptap 100% valid (25% "
+        "minority), imbllm 98.5%; 1 (method, dataset) cells below 99%, named in the report.")
+    full = runs[runs["n_valid"] == runs["n_requested"]]
+    assert rows_line(full, "corrected").endswith("imbllm 100%; no cell below 99%.")
+    assert rows_line(runs, "published") == ""

@@ -63,7 +63,8 @@ def rows_line(runs: pd.DataFrame, protocol: str) -> str:
     if counts.empty:
         return ""
     parts = []
-    for method, c in counts.groupby(level="method", sort=False):
+    for method in method_order(counts.index.get_level_values("method").unique()):
+        c = counts.xs(method, level="method")
         asked = c["asked"].sum()
         if c["relabels"].any():
             part = f"{method} {llm_rows.share(c['valid'].sum(), asked)} valid"
@@ -71,12 +72,10 @@ def rows_line(runs: pd.DataFrame, protocol: str) -> str:
                 part += f" ({llm_rows.share(c['minority'].sum(), asked)} minority)"
         else:
             part = f"{method} {llm_rows.share(c['made'].sum(), asked)}"
-        parts.append((method, part))
-    order = {m: i for i, m in enumerate(method_order([m for m, _ in parts]))}
-    parts.sort(key=lambda p: order[p[0]])
+        parts.append(part)
     short = len(llm_rows.shortfalls(runs, protocol))
     return (f"- Rows made, {protocol} protocol (of those asked, all seeds): "
-            + ", ".join(p for _, p in parts)
+            + ", ".join(parts)
             + (f"; {short} (method, dataset) cells below {llm_rows.FULL_SHARE:.0%}, named in "
                "the report." if short else "; no cell below "
                f"{llm_rows.FULL_SHARE:.0%}."))
