@@ -249,3 +249,27 @@ def test_make_report_rebuilds_from_exported_run_records(tmp_path, mirror_dir, mo
     assert "| fuel | 0.5000 (1 seed) | 0.6000 (1 seed) | **0.7000 (1 seed)** |" in md
     assert not list((out / "figures").glob("embedding_*"))  # no synthetic rows in the records
     assert "The t-SNE figures of real and synthetic rows are left out" in md
+
+
+def test_cd_diagrams_do_not_depend_on_the_hash_seed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    # Ties in the crossbars' stacking used to follow set order, i.e. PYTHONHASHSEED.
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[2]); from fake_runs import make_runs\n"
+        "from imbllm.analysis import figures; from imbllm.analysis.stats import compare\n"
+        "r = make_runs(); r = r[(r.protocol == 'corrected') & (r.classifier == 'xgboost')]\n"
+        "figures.cd_diagram(compare(r, 'pairwise_distance', 'maximize', reference='imbllm'), "
+        "sys.argv[1])\n"
+    )
+    pixels = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"cd_{seed}.png"
+        subprocess.run([sys.executable, "-c", script, str(out), str(ROOT / "tests")], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+        pixels.append(np.asarray(Image.open(out)))
+    assert pixels[0].shape == pixels[1].shape and (pixels[0] == pixels[1]).all()

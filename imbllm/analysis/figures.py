@@ -28,17 +28,35 @@ def _pyplot():
     return plt
 
 
+def _ordered_cliques(find):
+    """scikit-posthocs' clique finder with its sets made lists in a fixed order. Its sets of
+    method names iterate in string-hash order, which changes with ``PYTHONHASHSEED``: bars
+    that start at one rank stacked in another order, and the same runs drew different
+    diagrams from one build to the next."""
+    def ordered(adj_matrix):
+        position = {name: i for i, name in enumerate(adj_matrix.index)}
+        cliques = [sorted(c, key=position.__getitem__) for c in find(adj_matrix)]
+        return sorted(cliques, key=lambda c: [position[name] for name in c])
+
+    return ordered
+
+
 def cd_diagram(comparison: Comparison, path: str | Path, *, title: str | None = None) -> Path:
     """Nemenyi critical-difference diagram (scikit-posthocs) of one metric's average ranks."""
+    from unittest import mock
+
     import scikit_posthocs as sp
+    from scikit_posthocs import _plotting
 
     plt = _pyplot()
     c = comparison
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(c.ranks) + 1.2))
     if c.nemenyi is not None:
-        sp.critical_difference_diagram(c.ranks, c.nemenyi, ax=ax, cd=c.cd, alpha=c.alpha,
-                                       label_fmt_left="{label} ({rank:.2f})",
-                                       label_fmt_right="({rank:.2f}) {label}")
+        find = _ordered_cliques(_plotting._find_maximal_cliques)
+        with mock.patch.object(_plotting, "_find_maximal_cliques", find):
+            sp.critical_difference_diagram(c.ranks, c.nemenyi, ax=ax, cd=c.cd, alpha=c.alpha,
+                                           label_fmt_left="{label} ({rank:.2f})",
+                                           label_fmt_right="({rank:.2f}) {label}")
     else:
         ax.text(0.5, 0.5, "fewer than 3 methods or 2 datasets: no test", ha="center")
         ax.set_axis_off()

@@ -40,7 +40,7 @@ def _tests(c: Comparison) -> str:
     worse = sig[sig["wins"] < sig["losses"]]["baseline"].tolist()
     parts = ([f"better than {and_join(better)}"] if better else []) + (
         [f"worse than {and_join(worse)}"] if worse else [])
-    return "; ".join(parts) or f"no difference (of {len(w)})"
+    return "; ".join(parts) or f"none significant ({len(w)} tested)"
 
 
 def ranks_table(comparisons: list[tuple[str, Comparison]], reference: str) -> str:
