@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from imbllm.analysis.findings import and_join, fmt_p, ordinal
+from imbllm.analysis.findings import and_join, fmt_p, ordinal, place, significant_sides
 from imbllm.analysis.stats import Comparison, compare
 from imbllm.metrics import goal
 
@@ -30,14 +30,11 @@ def _standing(c: Comparison) -> tuple[int, str]:
     if c.reference is None:
         return 0, f"`{c.metric}`: ImbLLM has no complete results."
     k, n = len(c.ranks), c.friedman.n_datasets
-    rank = float(c.ranks[c.reference])
-    pos = int((c.ranks < rank - 1e-9).sum()) + 1
+    rank, pos = float(c.ranks[c.reference]), place(c)
     w = c.wilcoxon
     if w is None or w.empty:  # ImbLLM alone: nothing to test against
         w = pd.DataFrame(columns=["baseline", "significant", "wins", "losses"])
-    sig = w["significant"].astype(bool)
-    better = w[sig & (w["wins"] > w["losses"])]["baseline"].tolist()
-    worse = w[sig & (w["wins"] < w["losses"])]["baseline"].tolist()
+    better, worse = significant_sides(w)
     best = pos == 1
     text = (f"`{c.metric}` ({c.goal}d, {n} datasets): ImbLLM ranks {ordinal(pos)} of {k} "
             f"(average rank {rank:.2f}"

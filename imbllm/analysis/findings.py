@@ -48,6 +48,20 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def place(c: Comparison) -> int:
+    """The reference's place by average rank (1 = best; ties share the better place)."""
+    return int((c.ranks < float(c.ranks[c.reference]) - 1e-9).sum()) + 1
+
+
+def significant_sides(w: pd.DataFrame | None) -> tuple[list[str], list[str]]:
+    """The baselines the reference beats, and those it loses to, after Holm's correction."""
+    if w is None or w.empty:
+        return [], []
+    sig = w["significant"].astype(bool)
+    return (w[sig & (w["wins"] > w["losses"])]["baseline"].tolist(),
+            w[sig & (w["wins"] < w["losses"])]["baseline"].tolist())
+
+
 def comparison_paragraph(c: Comparison, label: str) -> str:
     """One paragraph: winner, the reference's rank, Friedman, CD, Wilcoxon, verdict."""
     reference_label = f"`{c.reference}`" if c.reference else "ImbLLM"
@@ -73,7 +87,7 @@ def comparison_paragraph(c: Comparison, label: str) -> str:
                    "cannot be checked on this metric.")
         return " ".join(out)
     ref_rank = float(c.ranks[c.reference])
-    pos = int((c.ranks < ref_rank - 1e-9).sum()) + 1
+    pos = place(c)
     if c.reference in ties:
         out.append(f"{reference_label} is {'among the best' if len(ties) > 1 else 'the best'}"
                    " by average rank.")

@@ -12,7 +12,7 @@ import re
 import pandas as pd
 
 from imbllm.analysis import llm_rows
-from imbllm.analysis.findings import and_join, fmt_p, ordinal
+from imbllm.analysis.findings import and_join, fmt_p, ordinal, place, significant_sides
 from imbllm.analysis.stats import Comparison
 from imbllm.results import method_order
 
@@ -25,22 +25,17 @@ HEADLINE = ("F1 ", "AUC ", "dum ", "pairwise_distance ", "entropy ")
 def _standing(c: Comparison) -> str:
     if c.reference is None:
         return "no complete results"
-    rank = float(c.ranks[c.reference])
-    place = int((c.ranks < rank - 1e-9).sum()) + 1
-    return f"{ordinal(place)} of {len(c.ranks)} ({rank:.2f})"
+    return f"{ordinal(place(c))} of {len(c.ranks)} ({float(c.ranks[c.reference]):.2f})"
 
 
 def _tests(c: Comparison) -> str:
     """The methods the reference beats or loses to after Holm's correction."""
-    w = c.wilcoxon
-    if w is None or w.empty:
+    if c.wilcoxon is None or c.wilcoxon.empty:
         return "—"
-    sig = w[w["significant"].astype(bool)]
-    better = sig[sig["wins"] > sig["losses"]]["baseline"].tolist()
-    worse = sig[sig["wins"] < sig["losses"]]["baseline"].tolist()
+    better, worse = significant_sides(c.wilcoxon)
     parts = ([f"better than {and_join(better)}"] if better else []) + (
         [f"worse than {and_join(worse)}"] if worse else [])
-    return "; ".join(parts) or f"none significant ({len(w)} tested)"
+    return "; ".join(parts) or f"none significant ({len(c.wilcoxon)} tested)"
 
 
 def ranks_table(comparisons: list[tuple[str, Comparison]], reference: str) -> str:

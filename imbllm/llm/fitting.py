@@ -142,7 +142,9 @@ def _names_codec(codec: RowCodec) -> RowCodec:
     """``codec`` writing class labels as names. The pretraining text always does, so the
     published mode (class codes in the method's own text) fine-tunes from the same backbone
     as the corrected mode: one pretraining per (split, seed, number form) instead of two,
-    and no second backbone behind the published-vs-corrected comparison."""
+    and no second backbone behind the published-vs-corrected comparison. Done here, not in
+    :mod:`imbllm.llm.pretrain`, whose source is part of every cache key: editing it would
+    retrain every cached backbone, the corrected grid's included."""
     return RowCodec(codec.features, codec.numeric, codec.category_text, codec.target,
                     codec.classes, label_format="name", number_format=codec.number_format)
 
