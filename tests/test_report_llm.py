@@ -204,3 +204,23 @@ def test_claim_paragraphs_say_supported_only_when_imbllm_beats_every_baseline():
     assert entropy.startswith("**Claim: conditioning on the label")
     assert "Not supported" in entropy and "ImbLLM ranks 2nd of 3" in entropy
     assert "significantly worse than imbllm_no_interp" in entropy
+
+
+def test_ablations_and_before_cells_are_tabulated_but_left_out_of_the_pooled_ranks(tmp_path):
+    from fake_runs import make_runs
+
+    from imbllm.analysis.report import ReportOptions, build_report
+
+    runs = make_runs()
+    imb = runs[runs["method"] == "imbllm"]
+    variants = [imb.assign(method=m, run_id=imb["run_id"] + m, f1_minority=imb["f1_minority"] + 1)
+                for m in ("imbllm_no_interp", "great_free")]  # better than everything planted
+    md = build_report(pd.concat([runs, *variants]), tmp_path,
+                      ReportOptions(embeddings=False)).read_text()
+    f1 = next(p for p in md.split("\n\n") if p.startswith("**F1 (corrected protocol, xgboost)**"))
+    assert "imbllm has the best average rank (1.00)" in f1 and "_free" not in f1
+    ranks = md.split("## Ranks and tests")[1].split("###")[0]
+    assert "| imbllm |" in ranks and "imbllm_no_interp" not in ranks and "great_free" not in ranks
+    table = md.split("### F1: `f1_minority`, corrected protocol, xgboost")[1].split("###")[0]
+    assert "imbllm_no_interp" in table and "great_free" in table  # still tabulated
+    assert "| − interpolated training rows |" in md  # the ablation table sets it against ImbLLM

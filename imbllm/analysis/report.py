@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from imbllm.analysis import (
+    ablation,
+    before_after,
     claims,
     dataset_figures,
     figures,
@@ -36,6 +38,10 @@ MODE_METRICS = {
 }
 #: Rows that are references, not competitors: left out of ranks and tests.
 REFERENCE_ROWS = ("balance",)
+#: ImbLLM minus a component, and the before cells of the engine's fixes: each is set against
+#: the method it varies in its own section (ablation table, before/after), so the pooled ranks
+#: and tests hold the paper's rows only, as in its main table.
+VARIANTS = (*ablation.ABLATIONS, *(before for before, _ in before_after.PAIRS.values()))
 FIGURE_PREFIXES = ("cd_", "dum_", "embedding_", "interpolation")
 
 
@@ -99,12 +105,13 @@ def build_report(
     protocol = _pick(at_ratio["protocol"], opt.protocol or "corrected")
     classifier = _pick(at_ratio["classifier"], opt.classifier or "xgboost")
     competing = at_ratio[~at_ratio["method"].isin(REFERENCE_ROWS)]
+    ranked = competing[~competing["method"].isin(VARIANTS)]
 
     md = [_header(runs, opt, ratio, protocol, classifier)]
     # -- comparisons --------------------------------------------------------------------
     comparisons: list[tuple[str, Comparison]] = []
     for mode, names in MODE_METRICS.items():
-        sl = competing[(competing["protocol"] == mode) & (competing["classifier"] == classifier)]
+        sl = ranked[(ranked["protocol"] == mode) & (ranked["classifier"] == classifier)]
         for short, metric in names.items():
             if metric in sl.columns and sl[metric].notna().any():
                 comparisons.append((f"{short} ({mode} protocol, {classifier})",
@@ -115,7 +122,7 @@ def build_report(
     for metric in SYNTHETIC_METRICS:
         if metric != "dum_reference" and metric in synth.columns and synth[metric].notna().any():
             comparisons.append((f"{metric} ({protocol} protocol)",
-                                compare(synth, metric, goal(metric), reference=opt.reference,
+                                compare(synth[~synth["method"].isin(VARIANTS)], metric, goal(metric), reference=opt.reference,
                                         alpha=opt.alpha)))
 
     md.append("## Findings\n")
@@ -196,7 +203,8 @@ def _header(runs, opt, ratio, protocol, classifier) -> str:
         f"- code versions: {', '.join(map(str, sorted(versions))) or 'not logged'}\n"
         f"- tests: ratio {ratio}; classification ranks use {classifier}, synthetic-data ranks "
         f"the {protocol} protocol; reference method `{opt.reference}`; `balance` left out of "
-        f"ranks; alpha = {opt.alpha}\n"
+        f"ranks, and so are ImbLLM's ablations and the before cells of the engine's fixes "
+        f"(each has its own section); alpha = {opt.alpha}\n"
     )
 
 
