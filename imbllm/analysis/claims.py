@@ -95,9 +95,13 @@ def backbone_caveat(runs: pd.DataFrame) -> str:
     backbones = sorted(set(llm["backbone"])) if len(llm) else []
     if backbones != ["compact"]:
         return f"Backbones: {', '.join(backbones) or 'none logged'}."
-    pretrain = sorted(set(llm["pretrain"].dropna())) if "pretrain" in llm else []
-    start = ("first trained on the run's own training split" if pretrain == ["table"]
-             else f"pretraining {', '.join(pretrain) or 'not logged'}")
+    pretrain = llm["pretrain"] if "pretrain" in llm else pd.Series(dtype=object)
+    if (pretrain == "table").any():
+        start = "first trained on the run's own training split"
+        bare = sorted(set(llm.loc[pretrain != "table", "method"]))
+        start += f", except in {and_join(bare)}" if bare else ""
+    else:
+        start = f"pretraining {', '.join(sorted(set(pretrain.dropna()))) or 'not logged'}"
     return ("These runs use the compact offline backbone (a small GPT-2 built from a config, "
             f"{start}), not the paper's hub-pretrained distilgpt2: they cannot say how the "
             "methods rank when the backbone brings knowledge of column names and values from "
