@@ -154,7 +154,7 @@ def install(monkeypatch) -> type[FakeLanguageModel]:
     return FakeLanguageModel
 
 
-# -- the engine tests' table and helpers (test_llm_engine.py, test_llm_continuation.py) --
+# -- the engine tests' table and helpers (test_llm_engine*.py, test_llm_continuation.py) --
 
 # The scripted model has no tokenizer to constrain: these tests pin free decoding's rounds.
 FAST = {"epochs": 2, "progress": False, "random_state": 0, "decoding": "free"}
