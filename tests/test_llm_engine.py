@@ -2,7 +2,8 @@
 
 These tests pin the text side exactly (training sentences, prompts, parsing, repair, strict
 shortfall, labels) without any neural network; tests/test_llm_methods.py runs the real one,
-tests/test_llm_continuation.py the rounds that complete rows which end early.
+tests/test_llm_continuation.py the rounds that complete rows which end early,
+tests/test_llm_engine_settings.py its settings, their errors and save/load.
 """
 
 from __future__ import annotations
