@@ -119,10 +119,12 @@ def build_report(
                                             alpha=opt.alpha)))
     synth = competing[competing["protocol"] == protocol]
     synth = synth[synth["dum"].notna()] if "dum" in synth.columns else synth.iloc[:0]
+    synth_ranked = synth[~synth["method"].isin(VARIANTS)]
     for metric in SYNTHETIC_METRICS:
-        if metric != "dum_reference" and metric in synth.columns and synth[metric].notna().any():
+        if (metric != "dum_reference" and metric in synth.columns
+                and synth_ranked[metric].notna().any()):
             comparisons.append((f"{metric} ({protocol} protocol)",
-                                compare(synth[~synth["method"].isin(VARIANTS)], metric, goal(metric), reference=opt.reference,
+                                compare(synth_ranked, metric, goal(metric), reference=opt.reference,
                                         alpha=opt.alpha)))
 
     md.append("## Findings\n")
