@@ -3,9 +3,7 @@
     python scripts/make_report.py                                # default store, all experiments
     python scripts/make_report.py --experiments paper ablation   # only these experiments
     python scripts/make_report.py --tracking-uri sqlite:///results/mlruns.db --no-embeddings
-    python scripts/make_report.py --experiments paper_classical paper_llm_pretrained \
-        imbllm_interpolation paper_llm --scratch paper_llm   # issue 12's report
-    python scripts/make_report.py --runs results/runs/*.csv.gz --readme README.md
+    python scripts/make_report.py --runs results/runs/*.csv.gz --readme README.md  # committed
 
 The F1 and AUC tables of both protocol modes, the synthetic-data tables, average ranks,
 Friedman/Nemenyi (critical-difference diagrams), Wilcoxon + Holm of the reference method
@@ -20,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -36,9 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ratio", type=float, default=None, help="imbalance ratio to test (default 0.2)")
     p.add_argument("--protocol", default=None, help="protocol of the synthetic-data tests")
     p.add_argument("--classifier", default=None, help="classifier of the classification tests")
-    p.add_argument("--scratch", default=None, metavar="EXPERIMENT",
-                   help="the from-scratch record (e.g. paper_llm): compared method by method "
-                   "with the other runs, not pooled with them")
+    p.add_argument("--scratch", default="paper_llm", metavar="EXPERIMENT",
+                   help="the from-scratch record: compared method by method with the other "
+                   "runs, not pooled with them (default: paper_llm)")
     p.add_argument("--interpolation", default="imbllm_interpolation", metavar="EXPERIMENT",
                    help="ImbLLM's interpolation sweep: plotted, not pooled")
     p.add_argument("--runs", nargs="+", default=None, metavar="CSV",
@@ -69,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         runs = load_runs(uri, args.experiments)
         source = f"the tracking store `{uri}`"
+    # The header names the command as run, so a committed report says how to rebuild it.
+    command = shlex.join(["python", "scripts/make_report.py",
+                          *(sys.argv[1:] if argv is None else argv)])
     opts = ReportOptions(
-        reference=args.reference, ratio=args.ratio, protocol=args.protocol,
+        command=command, reference=args.reference, ratio=args.ratio, protocol=args.protocol,
         classifier=args.classifier, embeddings=not (args.no_embeddings or args.runs),
         n_points=args.points,
         scratch_experiment=args.scratch, interpolation_experiment=args.interpolation,
