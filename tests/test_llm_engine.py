@@ -18,6 +18,7 @@ from llm_fake import FAST, calls, labelling_script, pieces, table
 from baselines.llm import GReaT, PredLLM, TapTap
 from imbllm.llm.engine import ShortfallError
 from imbllm.llm.methods import ImbLLM
+from imbllm.testing import check_oversampler
 
 
 def test_imbllm_trains_on_minority_plus_interpolated_rows_label_first(fake):
@@ -128,6 +129,23 @@ def test_recorded_shortfall_returns_what_exists_and_logs_the_gap(fake):
     assert t["rejected_unparsable_number"] == 43 and t["n_completions"] == 48
 
 
+def test_fewer_rows_only_with_the_gap_recorded_under_the_battery(fake):
+    X, y = table()
+    valid = " age is 55, bmi is 30.5, smoker is yes, region is south"
+    # About one completion in four is a valid row; the draws follow the round's seed.
+    fake.script = lambda prompt, rng, lm: valid if rng.random() < 0.25 else " age is old"
+    s = GReaT(**FAST, patience=2, on_shortfall="record")
+    check_oversampler(s, X, y)
+    t = s.telemetry()
+    assert 0 < t["n_valid"] < 24 and t["shortfall"] == 24 - t["n_valid"]
+    # Every completion is kept, rejected with its reason, or a spare valid row for a slot
+    # already filled.
+    assert t["n_completions"] == 48 == t["n_valid"] + t["n_rejected"] + t["n_unused"]
+    assert t["rejected_unparsable_number"] == t["n_rejected"] > 0
+    with pytest.raises(ShortfallError, match=f"produced {int(t['n_valid'])} of 24 valid rows"):
+        GReaT(**FAST, patience=2).fit_resample(X, y)
+
+
 def test_strict_and_published_repair_of_the_same_completions(fake):
     X, y = table()
     script = [
@@ -177,17 +195,15 @@ def test_published_repair_fills_from_the_minority_rows_for_imbllm(fake):
 
 def test_same_seed_same_rows_and_other_seed_other_rows(fake):
     X, y = table()
-    a = ImbLLM(**FAST).fit_resample(X, y)[0]
-    b = ImbLLM(**FAST).fit_resample(X, y)[0]
+    a = check_oversampler(ImbLLM(**FAST), X, y)[0]  # same seed, same rows among its checks
     c = ImbLLM(**{**FAST, "random_state": 1}).fit_resample(X, y)[0]
-    pd.testing.assert_frame_equal(a, b)
     assert not a.iloc[48:].equals(c.iloc[48:])
 
 
 def test_taptap_labels_come_from_a_classifier_and_predllm_keeps_minority(fake):
     X, y = table()
     s = TapTap(**FAST)
-    X_res, y_res = s.fit_resample(X, y)
+    X_res, y_res = check_oversampler(s, X, y, minority_only=False)
     new_age, new_y = X_res.age.iloc[48:], y_res.iloc[48:]
     # age separates the classes perfectly, so XGBoost's label follows it.
     assert ((new_age >= 50) == (new_y == "high")).all() and set(new_y) == {"high", "low"}
@@ -196,7 +212,7 @@ def test_taptap_labels_come_from_a_classifier_and_predllm_keeps_minority(fake):
 
     fake.script = labelling_script(X)
     p = PredLLM(**FAST, patience=10)
-    X_res, y_res = p.fit_resample(X, y)
+    X_res, y_res = check_oversampler(p, X, y)
     t = p.telemetry()
     assert (y_res.iloc[48:] == "high").all() and (X_res.age.iloc[48:] >= 50).all()
     assert t["rejected_label_not_minority"] > 0 and t["n_valid"] == 24

@@ -1,9 +1,10 @@
-"""Every LLM method config end to end on a real tiny backbone built in the test, and the
-imbalanced-learn sampler checks that apply to a DataFrame-only sampler.
+"""The LLM method configs on a real tiny backbone built in the test: the model cache, seeds,
+configs against their Python classes, and the imbalanced-learn sampler checks that apply to a
+DataFrame-only sampler.
 
-The table is small and easy (two columns) so that a 1-layer, 32-wide model learns to write
-valid rows in a few seconds; the engine's behaviour on harder output is pinned with a scripted
-model in tests/test_llm_engine.py.
+Every method config is held to the contract battery in tests/test_battery.py (rows valid,
+counts exact or the gap recorded, same seed same rows); the engine's behaviour on harder
+output is pinned with a scripted model in tests/test_llm_engine.py.
 """
 
 from __future__ import annotations
@@ -28,16 +29,10 @@ CONF = str(Path(__file__).resolve().parents[1] / "conf")
 METHODS = ["imbllm", "great", "taptap", "pred_llm", "imbllm_no_feature_prompt",
            "imbllm_random_perm", "imbllm_no_interp", "imbllm_no_pretrain"]
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2}
-TRAIN = {"epochs": 200, "batch_size": 32, "learning_rate": 3e-3}
-# Valid rows out of 24 that the tiny model reaches. Pred-LLM keeps only the rows its model
-# labels minority in one pass (as published).
-MIN_VALID = {"pred_llm": 2}
-# TapTap, as published, prompts with a target piece that its fine-tuning sentences never hold
-# (the target is left out of them): trained from scratch, or after the smoke budget's 2
-# pretraining epochs, the model is derailed by it and writes 0 valid rows of 24; pretrained
-# on the table (target included) for 100 epochs and fine-tuned gently it writes all 24.
-OVERRIDES = {"taptap": ["budget.pretrain_epochs=100", "budget.epochs=30",
-                        "budget.learning_rate=1e-3"]}
+# One epoch of pretraining on the table and two of fine-tuning: rows of poor quality, which
+# constrained decoding still writes inside the schema (tests/test_battery.py holds every
+# method config to the contract on this budget).
+BUDGET = {"epochs": 2, "pretrain_epochs": 1}
 
 
 def tiny_table(n_min=12, n_maj=36, seed=0):
@@ -47,46 +42,30 @@ def tiny_table(n_min=12, n_maj=36, seed=0):
     return X, pd.Series(["high"] * n_min + ["low"] * n_maj, name="charges")
 
 
-def method_sampler(method, cache_dir, protocol="corrected", extra=()):
+def method_sampler(method, cache_dir):
     overrides = [
-        f"method={method}", f"protocol={protocol}", "budget=smoke", "budget.max_rows_per_epoch=null",
-        *(f"llm.{k}={v}" for k, v in TINY.items()),
-        *(f"budget.{k}={v}" for k, v in TRAIN.items()),
+        f"method={method}", "budget=smoke", *(f"llm.{k}={v}" for k, v in TINY.items()),
+        *(f"budget.{k}={v}" for k, v in BUDGET.items()),
         f"method.sampler.cache_dir={cache_dir}", "method.sampler.progress=false",
-        "method.sampler.on_shortfall=record", *extra,
     ]
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         return instantiate(compose("config", overrides=overrides).method.sampler)
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_every_llm_method_config_runs_end_to_end_and_repeats(method, tmp_path):
+@pytest.mark.parametrize("method", ["imbllm", "imbllm_no_pretrain"])
+def test_a_cached_model_gives_the_same_rows_and_reports_how_it_was_trained(method, tmp_path):
     X, y = tiny_table()
-    sampler = method_sampler(method, tmp_path, extra=OVERRIDES.get(method, []))
+    sampler = method_sampler(method, tmp_path)
     X_res, y_res = sampler.fit_resample(X, y)
     t = sampler.telemetry()
-    assert t["cache_hit"] == 0.0 and t["n_requested"] == 24
+    assert t["cache_hit"] == 0.0 and t["n_generated"] == t["n_requested"] == 24
     # The compact backbone is first trained on the whole table, except in the named ablation.
     pretrained = method != "imbllm_no_pretrain"
     assert t["tags"]["pretrain"] == ("table" if pretrained else "none")
     assert ("pretrain_seconds" in t) == pretrained
-    assert t["n_generated"] + t["shortfall"] == 24 and t["n_valid"] == t["n_generated"]
-    assert t["n_generated"] >= MIN_VALID.get(method, 20), t
-    reasons = {k: v for k, v in t.items() if k.startswith("rejected_")}
-    assert sum(reasons.values()) == t["n_rejected"]  # every rejection is explained
-    new_X, new_y = X_res.iloc[48:], y_res.iloc[48:]
-    pd.testing.assert_frame_equal(X_res.iloc[:48], X)  # originals first, unchanged
-    assert X_res.dtypes.tolist() == X.dtypes.tolist()
-    assert set(new_X.smoker) <= {"yes", "no"} and new_X.age.between(20, 59).all()
-    assert set(new_y) <= ({"high", "low"} if method == "taptap" else {"high"})
     assert t["tokens_per_second"] > 0 and t["generated_tokens"] > 0
-    # The corrected protocol decodes under the grammar: no row fails the strict check (only
-    # Pred-LLM's own labeller drops rows).
-    assert t["tags"]["decoding"] == "constrained" and "masked_mass" in t
-    if method != "pred_llm":
-        assert t["n_generated"] == 24 and t["n_rejected"] == 0
     # Same seed, same rows: the second run reuses the cached model and samples the same.
-    again = method_sampler(method, tmp_path, extra=OVERRIDES.get(method, []))
+    again = method_sampler(method, tmp_path)
     X_again, y_again = again.fit_resample(X, y)
     assert again.telemetry()["cache_hit"] == 1.0
     # The cached model reports the threads it was fine-tuned on, as the first run did.
@@ -128,32 +107,11 @@ def test_python_classes_behave_as_their_method_configs(method, cls):
 
 def test_same_seed_trains_the_same_model_and_other_seeds_differ():
     X, y = tiny_table()
-    short = {**TRAIN, "epochs": 20}
-    runs = [ImbLLM(llm_config=TINY, **short, progress=False, random_state=s,
-                   on_shortfall="record", repair="published").fit_resample(X, y)[0]
-            for s in (7, 7, 8)]
+    runs = [ImbLLM(llm_config=TINY, budget=BUDGET, progress=False, random_state=s)
+            .fit_resample(X, y)[0] for s in (7, 7, 8)]
     pd.testing.assert_frame_equal(runs[0], runs[1])
     assert not runs[0].iloc[48:].reset_index(drop=True).equals(
         runs[2].iloc[48:].reset_index(drop=True))
-
-
-def test_published_protocol_writes_label_codes_and_fills_every_row(tmp_path):
-    X, y = tiny_table()
-    sampler = method_sampler("imbllm", tmp_path, protocol="published")
-    _, y_res = sampler.fit_resample(X, y)
-    assert sampler.get_params()["repair"] == "published"
-    assert all(t.startswith("charges is 0, ") for t in sampler.plan_.training_texts(0))
-    assert sampler.n_generated_ == 24 and set(y_res.iloc[48:]) == {"high"}
-
-
-def test_taptap_published_rows_are_labelled_by_its_classifier(tmp_path):
-    X, y = tiny_table()
-    sampler = method_sampler("taptap", tmp_path, protocol="published")
-    X_res, y_res = sampler.fit_resample(X, y)
-    t = sampler.telemetry()
-    assert t["tags"]["taptap_checkpoint"] == "not used" and t["n_generated"] >= 10
-    expected = sampler.plan_.labeler.predict(X_res.iloc[48:])
-    assert (y_res.iloc[48:].to_numpy() == expected.to_numpy()).all()
 
 
 def test_docstring_example_runs():
@@ -170,7 +128,7 @@ def test_docstring_example_runs():
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory):
     """A sampler configured like the benchmark, its model cached across the checks."""
-    return ImbLLM(llm_config=TINY, **TRAIN, progress=False, random_state=0,
+    return ImbLLM(llm_config=TINY, budget=BUDGET, progress=False, random_state=0,
                   cache_dir=str(tmp_path_factory.mktemp("models")))
 
 
