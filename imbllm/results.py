@@ -11,12 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imbllm.runspec import digest, key_from_logged_params
 from imbllm.tracking import DEFAULT_URI
 
 KEYS = ["experiment", "dataset", "method", "classifier", "ratio", "seed", "protocol"]
-#: Method settings a sweep varies under one method name (NaN where a method has none): part
-#: of what makes two runs different cells.
-VARIANTS = ["interpolation_ratio"]
 
 DATASET_ORDER = ["german", "fuel", "insurance", "housing", "bank", "adult", "gem_price", "car", "sick", "credit_card"]
 METHOD_ORDER = [
@@ -32,8 +30,11 @@ REFERENCE_ONLY = ("balance",)
 def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | None = None) -> pd.DataFrame:
     """One row per finished run: the keys, every metric, ``run_id`` and ``artifact_uri``.
 
-    When a cell was run more than once (``force=true``, or with a changed method setting), the
-    latest run counts.
+    Runs are told apart by their run key within an experiment, as the tracker tells them
+    apart when it skips a cell already done: runs that differ in any setting that decides the
+    result (a newly swept one included) are all kept; when one key has several finished runs
+    (``force=true``), the latest started counts. See :func:`_cell` for runs logged without a
+    current key.
     """
     import mlflow
 
@@ -70,17 +71,33 @@ def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | Non
             "decoding": t.get("decoding"),
             "label": t.get("label"),
             "interpolation_ratio": _number(p.get("config.method.sampler.interpolation_ratio")),
+            "_cell": _cell(p, t),
         }
         row.update(m)
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=KEYS + ["run_id", "artifact_uri"])
-    # One result per (experiment, dataset, method, classifier, ratio, seed, protocol) and swept
-    # method setting (VARIANTS): a rerun of the same cell (force=true, or a changed method
-    # setting outside VARIANTS) replaces the older one.
-    df = df.sort_values("start_time").drop_duplicates(KEYS + VARIANTS, keep="last")
+    # One result per experiment and run key: a rerun of the same cell replaces the older one.
+    df = df.sort_values(["start_time", "end_time"], kind="stable")
+    df = df.drop_duplicates(["experiment", "_cell"], keep="last").drop(columns="_cell")
     return df.reset_index(drop=True)
+
+
+def _cell(params: dict[str, str], tags: dict[str, str]) -> str:
+    """The key a run is told apart by in :func:`load_runs`.
+
+    A run logged with a ``key_version`` carries its key as the tag ``run_key``. One logged
+    before (no ``key_version``) is keyed from the configuration it logged as ``config.*``,
+    as the tracker keys it (:func:`imbllm.runspec.key_from_logged_params`), so that it and
+    a later run of the same cell count once; failing that, by the ``run_key`` tag it
+    carries; a run with neither (logged by hand, by an old script) by all of its params, so
+    that runs differing in any logged setting stay apart.
+    """
+    if "key_version" in tags and tags.get("run_key"):
+        return tags["run_key"]
+    key = key_from_logged_params(params) or tags.get("run_key")
+    return key if key else "params:" + digest(params)
 
 
 def export_runs(runs: pd.DataFrame, out_dir: str | Path) -> list[Path]:

@@ -12,6 +12,11 @@ a finished value, and a row short of tokens takes only tokens after which it can
 (:mod:`imbllm.llm.constrain_guide`). Every completion so made passes the strict check
 (:func:`imbllm.llm.repair.check_rows`) and reads back through the codec's parser.
 
+Sampling worker threads share one bound constraint. A cache hit takes no lock; a miss takes
+the constraint's lock and looks again, so that each expansion and mask is built once and the
+count of dead states (``n_dead``) is the count one thread makes. The per-batch counters live
+on each batch's :class:`BatchGuide` and are summed after the threads end.
+
 Why not a library: outlines-core compiles a regular expression into a token-level automaton
 and llguidance a context-free grammar; "each column once, in any order" is a language whose
 automaton or grammar needs one state per subset of columns (2^27 for the sick table), while
@@ -27,6 +32,7 @@ Example (``lm`` a :class:`imbllm.llm.backbone.LanguageModel`)::
 from __future__ import annotations
 
 import json
+import threading
 
 import torch
 
@@ -161,7 +167,9 @@ class TokenConstraint:
         self.finished = _keep_bias(only_end, self.device)
         self.max_cached = max(1000, CACHE_BYTES // (8 * self.width))
         self.lengths = RowLengths(self)
-        self.n_dead = 0
+        self.n_dead = 0  # dead-end masks built (written under the lock)
+        # Reentrant: a mask's miss path builds its state's expansion, which takes it again.
+        self._lock = threading.RLock()
 
     @classmethod
     def from_tokenizer(cls, grammar: RowGrammar, tokenizer, width: int | None = None, device="cpu"):
@@ -202,11 +210,18 @@ class TokenConstraint:
                 relevant = g.all
         return _Expansion(moves, keys, groups, relevant, g.complete(sid))
 
+    def _fill(self, cache: dict, key, build):
+        """``cache[key]`` after a lock-free miss: looked up again under the lock, and built
+        there by ``build(key)`` if still missing, so that it is built once."""
+        with self._lock:
+            value = cache.get(key)
+            if value is None:
+                value = cache[key] = build(key)
+            return value
+
     def _expansion(self, sid: int) -> _Expansion:
         e = self._expansions.get(sid)
-        if e is None:
-            e = self._expansions[sid] = self._expand(sid)
-        return e
+        return e if e is not None else self._fill(self._expansions, sid, self._expand)
 
     def masks(self, state) -> tuple[torch.Tensor, torch.Tensor]:
         """``(keep, bias)`` over the vocabulary: 1.0 and 0.0 for tokens that keep the row in
@@ -214,8 +229,10 @@ class TokenConstraint:
         if state is None:
             return self.finished
         m = self._by_state.get(state)
-        if m is not None:
-            return m
+        return m if m is not None else self._fill(self._by_state, state, self._build_masks)
+
+    def _build_masks(self, state) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`masks` of a state not cached by state (called under the lock)."""
         written, sid = state
         e = self._expansion(sid)
         full = written == self.grammar.all
@@ -237,7 +254,6 @@ class TokenConstraint:
                 self._by_key.clear()
                 self._by_state.clear()
             m = self._by_key[key] = _keep_bias(allowed, self.device)
-        self._by_state[state] = m
         return m
 
     def blocked(self, state) -> torch.Tensor:

@@ -14,9 +14,17 @@ are shared by all rows: a state is a set of automaton nodes (a set because a val
 A step reports the column whose name it completed; :mod:`imbllm.llm.constrain` turns states
 into token masks. Every completion the automaton accepts passes
 :func:`imbllm.llm.repair.check_rows` in strict mode.
+
+Sampling worker threads (:func:`imbllm.llm.sampling.generate`) step one grammar at once. Its
+caches are filled as rows go, so they cannot be built before the threads start: reads take
+no lock, and interning, the one write whose result depends on the order of writers (it hands
+out ids), takes a lock on its miss path. The other caches memoise pure functions of interned
+states: two threads that miss at once compute and store the same value.
 """
 
 from __future__ import annotations
+
+import threading
 
 import pandas as pd
 
@@ -59,6 +67,7 @@ class RowGrammar:
         self._steps: dict = {}
         self._bound: dict = {}
         self._cands: dict = {}
+        self._lock = threading.Lock()
         # The longest ", <name> is <value>" of each column.
         self._longest = [
             len(SEP)
@@ -117,15 +126,27 @@ class RowGrammar:
         return cls.from_codec(codec, schema, X), codec, schema
 
     def __getstate__(self):
-        # Token constraints bound to a tokenizer are rebuilt on demand, never pickled.
-        return {**self.__dict__, "_bound": {}}
+        # Token constraints bound to a tokenizer are rebuilt on demand, never pickled; a
+        # lock cannot be.
+        state = {**self.__dict__, "_bound": {}}
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     # -- the automaton ----------------------------------------------------------------------
     def _intern(self, nodes: frozenset) -> int:
         sid = self._ids.get(nodes)
         if sid is None:
-            sid = self._ids[nodes] = len(self._sets)
-            self._sets.append(nodes)
+            # Two threads reading the same length would hand one id to two node sets.
+            with self._lock:
+                sid = self._ids.get(nodes)
+                if sid is None:
+                    # Listed before it is published, so a reader of the id finds its set.
+                    self._sets.append(nodes)
+                    sid = self._ids[nodes] = len(self._sets) - 1
         return sid
 
     def _complete_node(self, node: tuple) -> bool:

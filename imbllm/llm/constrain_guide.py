@@ -7,6 +7,10 @@ that a row short of tokens may only take a token after which it can still end: t
 ``max_new_tokens`` never cuts a constrained row, however small, as long as it is at least
 :meth:`RowLengths.min_new_tokens` (a shortest path through the token automaton, piece by
 piece: the piece being written, then ``", <name> is <value>"`` for each column left).
+
+A :class:`BatchGuide` belongs to one batch, so to one worker thread: its counters need no
+lock. :class:`RowLengths` is shared by the threads, but its caches memoise pure functions of
+a state: two threads that miss at once store the same value, so they take no lock either.
 """
 
 from __future__ import annotations

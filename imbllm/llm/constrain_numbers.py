@@ -101,7 +101,7 @@ class NumberSpec:
 
     def shortest(self, s: tuple) -> float:
         """Fewest bytes that finish a valid value from ``s`` (inf: none; memoised, states
-        are few)."""
+        are few; a pure function, so sampling threads that race store the same value)."""
         if s not in self._short:
             nexts = (self._raw(s, ch) for ch in b"-0123456789. ")
             self._short[s] = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 
 from imbllm.llm import labels as lab
@@ -24,6 +25,17 @@ log = logging.getLogger(__name__)
 
 class ShortfallError(RuntimeError):
     """The strict policy could not produce the requested rows within its patience."""
+
+
+def label_seed(seed: int, round_: int) -> int:
+    """The seed of Pred-LLM's label queries in sampling round ``round_`` of a draw seeded
+    ``seed``. Round 0 keeps the seed that every round used before (``seed ^ 0x5EED``), so the
+    rows of committed runs, most of which come from round 0, stay as they were; each refill
+    round draws its own from the seed and the round, so the same seed still gives the same
+    rows."""
+    if round_ == 0:
+        return seed ^ 0x5EED
+    return int(np.random.SeedSequence([seed, 6, round_]).generate_state(1)[0])
 
 
 class Drawer:
@@ -115,7 +127,7 @@ class Drawer:
         return out.texts
 
     def _accept(
-        self, prompts: list[str], completions: list[str], seed: int, decoded: DecodeStats
+        self, prompts: list[str], completions: list[str], labels_seed: int, decoded: DecodeStats
     ) -> Accepted:
         plan = self.plan
         texts = [p + c for p, c in zip(prompts, completions, strict=True)]
@@ -128,7 +140,7 @@ class Drawer:
         elif plan.switches["label"] == "classifier":
             y_ok = plan.labeler.predict(X_ok)
         else:
-            y_ok = self._ask_labels(X_ok, cells, seed, decoded)
+            y_ok = self._ask_labels(X_ok, cells, labels_seed, decoded)
             wrong = y_ok.isna().to_numpy() | (y_ok != plan.minority_class).to_numpy()
             unread = y_ok.isna().to_numpy()
             target = plan.codec.target
@@ -154,12 +166,13 @@ class Drawer:
     def _ask_labels(
         self, X_ok: pd.DataFrame, cells: pd.DataFrame, seed: int, decoded: DecodeStats
     ) -> pd.Series:
-        """Pred-LLM: the model completes the label of each full row."""
+        """Pred-LLM: the model completes the label of each full row (drawn with ``seed``:
+        see :func:`label_seed`)."""
         codec = self.plan.codec
         if len(X_ok) == 0:
             return pd.Series([], dtype=object, index=X_ok.index)
         queries = lab.label_queries(codec, X_ok)
-        answers = self._complete(queries, seed ^ 0x5EED, self.label_tokens, decoded)
+        answers = self._complete(queries, seed, self.label_tokens, decoded)
         y = lab.read_labels(codec, queries, answers)
         y.index = X_ok.index
         if self.plan.settings.repair == "published":
@@ -178,7 +191,7 @@ class Drawer:
             n,
             plan.prompter,
             complete=lambda p, s: self._complete(p, s, self.max_new_tokens, decoded),
-            accept=lambda p, c: self._accept(p, c, seed, decoded),
+            accept=lambda p, c, r: self._accept(p, c, label_seed(seed, r), decoded),
             patience=float(settings.patience),
             seed=seed,
             incomplete=self._incomplete,

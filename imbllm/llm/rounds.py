@@ -175,7 +175,7 @@ def sample_rounds(
     n: int,
     prompter: Prompter,
     complete: Callable[[list[str], int], list[str]],
-    accept: Callable[[list[str], list[str]], Accepted],
+    accept: Callable[[list[str], list[str], int], Accepted],
     patience: float,
     seed: int,
     incomplete: Callable[[list[str], list[str]], list[list[str]]] | None = None,
@@ -185,6 +185,8 @@ def sample_rounds(
     open_value: bool = False,
 ) -> Rounds:
     """Fill ``n`` slots with valid rows; ``complete(prompts, seed)`` calls the model,
+    ``accept(prompts, completions, round)`` judges a round's rows (``round`` counts from 0,
+    so that a step of its own, such as Pred-LLM's label queries, can seed each round apart),
     ``incomplete(prompts, completions)`` lists per row the features worth filling by
     continuation (empty for a complete or invalid row; see the module) and
     ``complete_value`` (default ``complete``) completes continuation prompts that name a
@@ -227,7 +229,7 @@ def sample_rounds(
                 name_columns=name_columns,
                 open_value=open_value,
             )
-        acc = accept(prompts, completions)
+        acc = accept(prompts, completions, out.n_rounds)
         n_continued = int((times > 0).sum())
         # A row completed by named columns counts once; unnamed continuations write whole
         # completions and count each.
