@@ -73,7 +73,9 @@ def resample(
 ) -> Resampled:
     """Stage 2: oversample the training split (or take the stored set made from the same input)."""
     X_in, y_in, cats = _sampler_input(split, method, mode, categorical)
-    key = ResampleStore.address(sampler_key, cats, seed, X_in, y_in) if store is not None else None
+    key = None
+    if store is not None:
+        key = ResampleStore.address(sampler_key, cats, seed, X_in, y_in, family=method.family)
     hit = store.get(key) if key else None
     if hit is not None:
         X_res, y_res, telemetry, fallback, tags = hit

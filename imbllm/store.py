@@ -2,10 +2,14 @@
 
 An entry's address hashes everything that decides it: the sampler's configuration (without
 cache folders or progress bars), the categorical columns it was told about, the seed, the
-content of its input frames, and a digest of the oversamplers' source code, so editing a
-sampler never serves rows made by the old code. A CTGAN or LLM run is then paid once per
-(data, sampler, seed), not once per classifier or protocol that shares it. (Fine-tuned
-language models are the engine's to cache, under ``<paths.cache>/models``.)
+content of its input frames, a digest of the oversamplers' source code, so editing a
+sampler never serves rows made by the old code, and the setup of the method's family
+(:func:`imbllm.provenance.sampler_setup`: scikit-learn's and imbalanced-learn's versions,
+threads and BLAS kernel for SMOTE and its kin, the torch side for the deep and LLM methods),
+so a set made under other library versions or on another device is never served either. A
+CTGAN or LLM run is then paid once per (data, sampler, seed), not once per classifier or
+protocol that shares it. (Fine-tuned language models are the engine's to cache, under
+``<paths.cache>/models``.)
 
 Writes go to a unique temporary file in the same folder, then an atomic rename: two workers
 writing one entry, or a worker killed mid-write, never leave a half entry behind.
@@ -14,6 +18,7 @@ writing one entry, or a worker killed mid-write, never leave a half entry behind
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from functools import lru_cache
@@ -21,6 +26,8 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
+
+from imbllm.provenance import sampler_setup
 
 #: Code whose change must invalidate stored sets (the samplers and what they use).
 _CODE_PATHS = ("imbllm/base.py", "imbllm/schema.py", "imbllm/llm", "baselines")
@@ -59,9 +66,13 @@ class ResampleStore:
         self.root = Path(root)
 
     @staticmethod
-    def address(sampler_config: str, categorical: list[str], seed: int, X, y) -> str:
-        """The address of the set a sampler makes from ``(X, y)``."""
-        text = f"{sampler_config}|{categorical}|{seed}|{frame_digest(X, y)}|{code_digest()}"
+    def address(
+        sampler_config: str, categorical: list[str], seed: int, X, y, family: str | None = None
+    ) -> str:
+        """The address of the set a sampler of method family ``family`` makes from ``(X, y)``
+        (``None``: every family's libraries, a stricter key)."""
+        setup = json.dumps(sampler_setup(family), sort_keys=True)
+        text = f"{sampler_config}|{categorical}|{seed}|{frame_digest(X, y)}|{code_digest()}|{setup}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def _path(self, key: str) -> Path:

@@ -7,6 +7,11 @@ resumes where it stopped. Runs logged under an older key version are recognised 
 configuration they logged (:func:`imbllm.runspec.key_from_logged_params`). A run is opened
 once its configuration has been checked and closed FAILED, with the error's sentence as the
 tag ``error``, if the work raises, so nothing is lost silently.
+
+Every run also records where it ran (:func:`imbllm.provenance.run_tags`: CPU model, BLAS
+libraries and kernels, thread counts, library versions) when it opens, so a FAILED run has
+them too, and again when it finishes, once the work has loaded what it needed (torch's
+thread count). They are provenance: the run key never holds them.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from imbllm.provenance import run_tags
 from imbllm.runspec import flatten
 
 log = logging.getLogger(__name__)
@@ -146,7 +152,7 @@ class Tracker:
         """Open a RUNNING run with its identifying tags (and ``extra_tags``, e.g. the SLURM
         job) and flattened params; its id."""
         run = _retry(self.client.create_run, self.experiment_id, run_name=name,
-                     tags={**tags.as_dict(), **(extra_tags or {})})
+                     tags={**run_tags(), **tags.as_dict(), **(extra_tags or {})})
         rid = run.info.run_id
         from mlflow.entities import Param
 
@@ -157,7 +163,7 @@ class Tracker:
 
     def finish(self, run_id: str, metrics: dict[str, float], tags: dict[str, str],
                artifacts: dict[str, str | bytes]) -> None:
-        """Log what the run produced and close it FINISHED."""
+        """Log what the run produced (``tags`` over where it ran) and close it FINISHED."""
         import time as _time
 
         from mlflow.entities import Metric, RunTag
@@ -166,6 +172,7 @@ class Tracker:
         ms = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None]
         for i in range(0, len(ms), 200):
             _retry(self.client.log_batch, run_id, metrics=ms[i : i + 200])
+        tags = {**run_tags(), **tags}
         _retry(self.client.log_batch, run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
         with tempfile.TemporaryDirectory() as d:
             for name, content in artifacts.items():

@@ -147,7 +147,14 @@ class LanguageModel:
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> LanguageModel:
-        """Read a model written by :meth:`save` (``device`` overrides the saved choice)."""
+        """Read a model written by :meth:`save` onto ``device``.
+
+        The weights are read on the CPU and moved to ``device``, so where the model was
+        trained does not matter. Without ``device``, the device saved in its config, or the
+        CPU when that is CUDA and this host has none (the model cache passes the run's own).
+        A missing or torn file raises an ``OSError`` or a decode error
+        (:data:`imbllm.llm.cache.READ_ERRORS`).
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(path)
@@ -157,16 +164,24 @@ class LanguageModel:
                 "LanguageModel.save(path) first."
             )
         meta = json.loads((path / _META_FILE).read_text())
+        adapter = bool(meta.get("adapter"))
+        weights_config = path / ("adapter_config.json" if adapter else "config.json")
+        if not weights_config.is_file():  # transformers would raise a ValueError, not OSError
+            raise FileNotFoundError(f"{weights_config} is missing; save the model again.")
         config = LLMConfig.from_dict(meta["config"])
+        if device is None and _cuda_missing(config.device):
+            log.warning("%s was saved for llm.device=%r; this host has no CUDA, loading it on "
+                        "the CPU.", path, config.device)
+            device = "cpu"
         if device is not None:
             config.device = device
         dev = resolve_device(config.device)
         tokenizer = AutoTokenizer.from_pretrained(path)
-        if meta.get("adapter"):
+        if adapter:
             from peft import PeftModel
 
             _, base = _pretrained(config, dev, tokenizer=tokenizer)
-            model = PeftModel.from_pretrained(base, path)
+            model = PeftModel.from_pretrained(base, path, torch_device=str(dev))
         else:
             model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True)
         model.to(dev)
@@ -175,6 +190,11 @@ class LanguageModel:
         lm.max_text_tokens_ = int(meta.get("max_text_tokens", 0))
         lm.train_threads_ = meta.get("train_threads")
         return lm
+
+
+def _cuda_missing(device: str) -> bool:
+    """True when ``device`` names CUDA and this host has none."""
+    return str(device).startswith("cuda") and not torch.cuda.is_available()
 
 
 def context_length(tokenizer, corpus: list[str]) -> int:

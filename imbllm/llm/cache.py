@@ -4,15 +4,21 @@ Training dominates an LLM run; the classifier, the protocol mode and the metrics
 change the generator. The engine keys a model by everything that does (training texts,
 strategies, backbone, budget, seed) and :func:`cached_finetune` trains it once::
 
-    key = model_cache_key(texts_sha256=..., strategies=..., llm=asdict(cfg), budget=asdict(b), seed=0)
-    lm, hit = cached_finetune("results/cache/models", key, lambda ckpt: train_my_model(ckpt))
+    key = model_cache_key(texts_sha256=..., llm=asdict(cfg), budget=asdict(b), seed=0, device="cpu")
+    lm, hit = cached_finetune("results/cache/models", key, train_my_model, device="cpu")
 
 Every key also holds a digest of the source of the modules that decide what training
 produces (:data:`TRAINING_MODULES`), so a change to that code misses instead of reusing a
-model it would no longer make. A model is written to a temporary folder beside its final
-place and renamed into place in one step, so a run killed while saving leaves no
-half-written model behind; a file lock per key makes concurrent workers that need the same
-entry wait for the one that trains it.
+model it would no longer make, and the setup of :func:`imbllm.provenance.model_setup`
+(library versions, device kind and number type, CPU threads and BLAS kernel): a model
+trained under another setup is a miss, never a hit. A hit loads onto the run's device,
+whatever device saved it. Only an entry that cannot be read (a torn or missing file) is a
+miss; it is moved aside (``.<key>.unreadable``) and trained again. Any other error while
+loading stops the run and leaves the entry where it is.
+
+A model is written to a temporary folder beside its final place and renamed into place in
+one step, so a run killed while saving leaves no half-written model behind; a file lock per
+key makes concurrent workers that need the same entry wait for the one that trains it.
 """
 
 from __future__ import annotations
@@ -28,10 +34,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from imbllm.llm.backbone import LanguageModel
 from imbllm.llm.checkpoint import TrainingCheckpoint
+from imbllm.provenance import model_setup
 
 log = logging.getLogger(__name__)
+
+#: What loading a torn, truncated or missing file raises (OSError for a missing file and for
+#: transformers' unreadable config.json; the JSON, text and safetensors decode errors): an
+#: unreadable entry, trained again. Nothing broader: an entry that fails to load for another
+#: reason (a device this host lacks, a bug) is kept and the error stops the run.
+READ_ERRORS = (OSError, json.JSONDecodeError, UnicodeDecodeError, SafetensorError)
 
 #: Modules whose source decides the model a key produces: the tokenizer and architecture
 #: (backbone), the settings, the training loop, the text form and orders, the pretraining.
@@ -78,10 +93,16 @@ def _canonical(value):
     )
 
 
-def model_cache_key(**parts) -> str:
-    """sha256 of a canonical JSON of ``parts`` (key order and dataclass/dict form do not matter)."""
+def model_cache_key(*, device: str = "auto", lora: bool = False, **parts) -> str:
+    """sha256 of a canonical JSON of ``parts`` (key order and dataclass/dict form do not
+    matter), the training code's digest and the setup of a run on ``device`` (with peft's
+    version when ``lora``: :func:`imbllm.provenance.model_setup`)."""
     doc = json.dumps(
-        {"training_code": training_code_digest(), **_canonical(parts)},
+        {
+            "training_code": training_code_digest(),
+            "setup": model_setup(device, bool(lora)),
+            **_canonical(parts),
+        },
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,
@@ -90,14 +111,24 @@ def model_cache_key(**parts) -> str:
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
-def _cached(final: Path, load: Callable[[Path], LanguageModel]) -> LanguageModel | None:
+def _cached(final: Path, load: Callable[[Path], LanguageModel], *, set_aside: bool) -> LanguageModel | None:
+    """The entry at ``final``, or None when there is none or it cannot be read. Only under the
+    key's lock (``set_aside``) is an unreadable entry moved aside: a worker outside it could
+    otherwise move the good entry another worker has just stored in its place."""
     if not final.is_dir():
         return None
     try:
         lm = load(final)
-    except Exception as err:  # a corrupt entry is rebuilt, not fatal
-        log.warning("Cached model %s could not be read (%s); training it again.", final, err)
-        shutil.rmtree(final, ignore_errors=True)
+    except READ_ERRORS as err:
+        if not set_aside:
+            return None
+        aside = final.with_name(f".{final.name}.unreadable")
+        shutil.rmtree(aside, ignore_errors=True)
+        os.rename(final, aside)
+        log.warning(
+            "Cached model %s could not be read (%s: %s); moved it to %s and training it again.",
+            final, type(err).__name__, str(err).splitlines()[0] if str(err) else "", aside,
+        )
         return None
     log.info("Reusing the model cached at %s.", final)
     return lm
@@ -107,13 +138,16 @@ def cached_finetune(
     cache_dir: str | Path,
     key: str,
     build_and_train: Callable[[TrainingCheckpoint], LanguageModel],
-    load: Callable[[Path], LanguageModel] | None = None,
+    load: Callable[..., LanguageModel] | None = None,
+    device: str | None = None,
 ) -> tuple[LanguageModel, bool]:
     """The model stored under ``key``, or ``build_and_train(checkpoint)`` saved there first.
 
     Returns ``(model, hit)``; ``hit`` is True when the model came from the cache. ``load``
-    reads an entry (default :meth:`LanguageModel.load`). Workers asking for the same missing
-    key at once train it once: the others wait on the key's lock file and then load it.
+    reads an entry as ``load(path, device=device)`` (default :meth:`LanguageModel.load`):
+    pass the run's device, so that a hit lands where the run computes, not where the entry
+    was trained. Workers asking for the same missing key at once train it once: the others
+    wait on the key's lock file and then load it.
     ``checkpoint`` is the key's training state beside the entry (``.<key>.partial``): pass
     it to the training loop, and a worker killed mid-training leaves its last epoch there for
     the next one; it is removed once the model is stored.
@@ -122,16 +156,20 @@ def cached_finetune(
 
     if not key or any(c in key for c in "/\\."):
         raise ValueError(f"key={key!r} is not a cache key; build one with model_cache_key(...).")
-    load = LanguageModel.load if load is None else load
+    reader = LanguageModel.load if load is None else load
+
+    def read(path: Path) -> LanguageModel:
+        return reader(path, device=device)
+
     root = Path(cache_dir)
     final = root / key
-    lm = _cached(final, load)
+    lm = _cached(final, read, set_aside=False)
     if lm is not None:
         return lm, True
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / f".{key}.lock")):
         # Another worker may have stored it while this one waited for the lock.
-        lm = _cached(final, load)
+        lm = _cached(final, read, set_aside=True)
         if lm is not None:
             return lm, True
         checkpoint = TrainingCheckpoint(root / f".{key}.partial")

@@ -131,7 +131,8 @@ def fit_model(
         from imbllm.llm.cache import cached_finetune, model_cache_key
 
         key = model_cache_key(**cache_key_parts(plan, config, tune, start))
-        lm, hit = cached_finetune(Path(cache_dir), key, build_and_train, load=LanguageModel.load)
+        lm, hit = cached_finetune(Path(cache_dir), key, build_and_train, load=LanguageModel.load,
+                                  device=config.device)
     keep = ("train_tokens", "fit_seconds", "train_tokens_per_second", "final_loss")
     out = {("lm_" + k if k == "fit_seconds" else k): stats[k] for k in keep if k in stats}
     out.update({k: v for k, v in stats.items() if k.startswith("pretrain_")})
@@ -152,7 +153,9 @@ def _names_codec(codec: RowCodec) -> RowCodec:
 def cache_key_parts(plan: Plan, config, tune, start: str) -> dict:
     """What decides the fine-tuned model. The prompt and label switches act after
     fine-tuning, so methods differing only there (e.g. ``imbllm_no_feature_prompt``) share a
-    model; ``start`` is the pretrained backbone's key (or how it starts)."""
+    model; ``start`` is the pretrained backbone's key (or how it starts). ``device`` and
+    ``lora`` select the setup :func:`imbllm.llm.cache.model_cache_key` adds (device kind,
+    threads, library versions), whether or not the backbone was pretrained."""
     from imbllm.llm.pretrain import texts_digest
 
     texts = plan.training_texts(0)
@@ -166,4 +169,6 @@ def cache_key_parts(plan: Plan, config, tune, start: str) -> dict:
         "budget": {k: train[k] for k in TRAINING_KEYS},
         "start": start,
         "seed": plan.seed,
+        "device": config.device,
+        "lora": bool(config.lora),
     }

@@ -6,9 +6,9 @@ random column order per row and epoch. The method's own fine-tuning then starts 
 that already write the table's rows (method.md §5: german 0/512 -> 512/512 valid rows).
 
 The pretrained backbone depends on the pretraining text, the backbone config, the pretraining
-budget, the seed, the thread count and the training code, not on the method: ImbLLM, its
-ablations, GReaT and Pred-LLM share one entry per (dataset split, seed, text form), and a
-second method is a cache hit. The engine calls, in order::
+budget, the seed, the setup (thread count, device, library versions) and the training code,
+not on the method: ImbLLM, its ablations, GReaT and Pred-LLM share one entry per (dataset
+split, seed, text form), and a second method is a cache hit. The engine calls, in order::
 
     texts = table_texts(codec, X, y, seed)            # at fit, from the training split only
     key = pretrain_key(config, texts, budget, seed)   # part of the fine-tuned model's key
@@ -86,10 +86,8 @@ def finetune_budget(budget: Budget, config: LLMConfig) -> Budget:
 
 
 def pretrain_key(config: LLMConfig, texts: TrainingTexts, budget: Budget, seed: int) -> str:
-    """Cache key of the pretrained backbone (the training code's digest is added by
-    :func:`imbllm.llm.cache.model_cache_key`)."""
-    import torch
-
+    """Cache key of the pretrained backbone (the training code's digest and the setup, thread
+    count included, are added by :func:`imbllm.llm.cache.model_cache_key`)."""
     from imbllm.llm.cache import model_cache_key
 
     first = texts(0)
@@ -102,11 +100,9 @@ def pretrain_key(config: LLMConfig, texts: TrainingTexts, budget: Budget, seed: 
         backbone={k: v for k, v in asdict(config).items() if k not in ("device", "pretrain")},
         budget={k: train[k] for k in TRAINING_KEYS},
         seed=int(seed),
-        # On a CPU the weights are bit-reproducible only at a fixed thread count.
-        threads=torch.get_num_threads(),
+        device=config.device,
+        lora=bool(config.lora),
     )
-
-
 
 
 def pretrained_backbone(
@@ -141,7 +137,8 @@ def pretrained_backbone(
         from imbllm.llm.cache import cached_finetune
 
         root = Path(cache_dir) / PRETRAINED_DIR
-        lm, hit = cached_finetune(root, key, build_and_train, load=LanguageModel.load)
+        lm, hit = cached_finetune(root, key, build_and_train, load=LanguageModel.load,
+                                  device=config.device)
     stats = {
         "pretrain_seconds": time.perf_counter() - start,
         "pretrain_cache_hit": float(hit),
