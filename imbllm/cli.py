@@ -16,25 +16,35 @@ Every configuration error is found before a run opens: the whole configuration o
 run, and every cell of a sweep (:class:`CheckSweep`, a Hydra callback that runs before the
 sweeper launches anything). It is printed as one sentence and the command exits with code 2,
 leaving the tracking store untouched.
+
+A run that fails while running is recorded FAILED and the command exits with code 1, its error
+printed as one sentence (``HYDRA_FULL_ERROR=1`` shows the traceback). A sweep goes on past a
+failed cell (``continue_on_error=false`` stops it there), ends with one line counting what its
+cells came to (:mod:`imbllm.outcomes`) and exits with code 1 if any cell failed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from imbllm.checks import CONFIG_ERROR_EXIT, ConfigError
 from imbllm.data import DatasetError, describe
+from imbllm.outcomes import RUN_FAILED_EXIT, sweep_outcome
 from imbllm.pipeline import claims_for, dataset_for, run_spec
 from imbllm.runspec import RunSpec
 from imbllm.validate_run import BAD_INPUT, check_cell
@@ -135,15 +145,24 @@ def cell_configs(config_name: str, cells: list[list[str]]):
 
 
 class CheckSweep(Callback):
-    """Check every cell of a sweep before the first run opens (``hydra.callbacks``).
+    """Check every cell of a sweep before the first run opens, and say at the end what the
+    cells came to (``hydra.callbacks``).
 
     Runs at ``on_multirun_start``, before the sweeper or launcher starts anything, so a bad
     cell anywhere in the grid stops the sweep with one sentence and exit code 2, on any
     launcher. Datasets and estimator checks are shared between cells, so a large grid costs
-    about one composition per cell.
+    about one composition per cell. At ``on_multirun_end`` (in the launching process, after
+    every job) it prints one line read from the tracking store and exits with code 1 if a cell
+    failed.
     """
 
+    def __init__(self) -> None:
+        self.specs: list[RunSpec] | None = None
+        self.since_ms = 0
+
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        # Before anything runs: the runs of this launch are those started from here on.
+        self.since_ms = int(time.time() * 1000)
         if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
             log.warning("not checking the sweep's cells: only the basic sweeper's grid is known")
             return
@@ -160,6 +179,21 @@ class CheckSweep(Callback):
         log.info("checked %d runs of the sweep", len(specs))
         for spec in {(s.tracking_uri, s.claims_uri): s for s in specs}.values():
             claims_for(spec)  # migrate the store and make the claims table before work fans out
+        self.specs = specs
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self.specs is None:
+            return
+        # Hydra turns an exception raised here into a warning and exits 0; SystemExit passes.
+        try:
+            outcome = sweep_outcome(self.specs, self.since_ms)
+        except Exception as exc:  # the store unreadable: the sweep cannot say it succeeded
+            print(f"imbllm-bench: the sweep ended but its runs could not be read from the "
+                  f"tracking store ({exc}); look at its FAILED runs before trusting it.", file=sys.stderr)
+            raise SystemExit(RUN_FAILED_EXIT) from None
+        print(f"imbllm-bench: {outcome.line()}", file=sys.stderr if outcome.failed else sys.stdout)
+        if outcome.failed:
+            raise SystemExit(RUN_FAILED_EXIT)
 
 
 def _in_cell(exc: BaseException, overrides: list[str]) -> Exception:
@@ -189,12 +223,27 @@ def main(cfg: DictConfig) -> None:
     _show_schema(cell.spec)
     try:
         run_spec(cell.spec, cell.make_sampler, cell.make_classifier)
-    except Exception:
-        # The run is recorded FAILED with its error's sentence. In a sweep, one failed run must
-        # not stop the others (continue_on_error=false restores fail-fast).
-        if not cfg.continue_on_error:
-            raise
-        log.exception("run failed (recorded as FAILED in the tracking store); the sweep goes on")
+    except Exception as exc:
+        _run_failed(exc, cell.spec, cfg.continue_on_error)
+
+
+def _run_failed(exc: Exception, spec: RunSpec, continue_on_error: bool) -> None:
+    """A run that raised while running (``run_spec`` recorded it FAILED with its sentence)."""
+    sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    if sweep and continue_on_error:
+        # The sweep goes on; its last line names this cell and the command exits 1.
+        log.exception("%s failed (recorded FAILED in the tracking store); the sweep goes on", spec.name)
+        return
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise exc
+    sentence = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    if sweep:
+        sentence = sentence.rstrip(".") + "; the sweep stops here (continue_on_error=false)."
+    print(f"imbllm-bench: run {spec.name} failed (recorded FAILED in the tracking store): {sentence}",
+          file=sys.stderr)
+    # SystemExit, not the error: Hydra's job runner would catch an Exception and go on with the
+    # sweep's batch; SystemExit stops the sweep at once, on the default and the local launcher.
+    raise SystemExit(RUN_FAILED_EXIT)
 
 
 if __name__ == "__main__":  # pragma: no cover

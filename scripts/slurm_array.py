@@ -6,7 +6,10 @@ Hydra's submitit launcher keeps the launching command alive until every job ends
 cell already FINISHED in the store is skipped, both here (the job list holds only the cells
 without a FINISHED run; ``--all`` lists every cell) and by the run itself (a cell that finished
 after submission, or one claimed by a live run elsewhere), so a rerun of this script after an
-interruption only repeats what is missing.
+interruption only repeats what is missing. A task exits as ``imbllm-bench`` does for one run (0
+finished or skipped, 1 its run failed, 2 a configuration error: the batch script execs the
+run), so the scheduler marks the task of a failed cell FAILED; this script itself exits 2 with
+the same sentence when a cell's values are not valid, before it submits anything.
 
     python scripts/slurm_array.py experiment=paper_llm llm=distilgpt2 budget=paper
     python scripts/slurm_array.py dataset=german,fuel method=smote,random seed=0,1 \\
@@ -31,9 +34,11 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from imbllm.checks import CONFIG_ERROR_EXIT
 from imbllm.cli import CONF_DIR, cell_configs, excluded, plain
 from imbllm.pipeline import tracker_for
 from imbllm.runspec import RunSpec, run_key
+from imbllm.validate_run import BAD_INPUT
 
 #: Overrides that configure the submission, not a run.
 _SUBMISSION = ("hydra.launcher.", "hydra/launcher=", "hydra.sweep.", "hydra.mode=")
@@ -101,13 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all", action="store_true", help="list every cell, finished or not (reads no store)")
     args = ap.parse_args(argv)
 
-    cells, base, _ = expand(args.overrides)
-    if not args.all:
-        n = len(cells)
-        cells = unfinished(cells)
-        print(f"{n - len(cells)} of {n} cells finished or outside the sweep; {len(cells)} to run")
-        if not cells:
-            return 0
+    try:
+        cells, base, _ = expand(args.overrides)
+        if not args.all:
+            n = len(cells)
+            cells = unfinished(cells)
+            print(f"{n - len(cells)} of {n} cells finished or outside the sweep; {len(cells)} to run")
+            if not cells:
+                return 0
+    except BAD_INPUT as exc:  # what imbllm-bench says and exits with, before anything is submitted
+        print(f"slurm_array: {exc}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
     jobs = (args.jobs_dir or Path("results/slurm") / time.strftime("%Y-%m-%d_%H-%M-%S")).resolve()
     (jobs / "logs").mkdir(parents=True, exist_ok=True)
     (jobs / "cells.txt").write_text("".join(shlex.join(c) + "\n" for c in cells))

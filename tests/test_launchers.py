@@ -115,3 +115,29 @@ def test_array_job_list_holds_only_unfinished_cells(tmp_path, fresh_store, mirro
     listed = [shlex.split(line) for line in (tmp_path / "jobs" / "cells.txt").read_text().splitlines()]
     assert listed == cells[1:] and len(listed) == 3
     assert "#SBATCH --array=0-2%" in (tmp_path / "jobs" / "array.sh").read_text()
+
+
+def test_array_tasks_exit_as_the_run_does(tmp_path, fresh_store, mirror_dir, capsys):
+    """A bad value the script can see stops it with code 2 before it writes anything; a task
+    execs its run, so it exits 1 when the run fails (tests/failing_sampler.py stops on seed 1),
+    2 on a bad value, 0 otherwise, as ``imbllm-bench`` does (tests/test_exit_codes.py)."""
+    import os
+    import subprocess
+
+    sa_ = _slurm_array()
+    root = Path(__file__).resolve().parents[1]
+    args = ["dataset=fuel", "method=smote", "method.sampler._target_=failing_sampler.FailsOnSeedOne",
+            "synthetic_metrics.enabled=false", f"tracking.uri={fresh_store}", f"data.dir={mirror_dir}",
+            f"paths.cache={tmp_path}/cache", "hydra.launcher.cpus_per_task=1"]
+    assert sa_.main([*args, "seed=-1", "--dry-run", "--jobs-dir", str(tmp_path / "bad")]) == 2
+    assert capsys.readouterr().err.startswith("slurm_array: seed=-1 is not valid:")
+    assert not (tmp_path / "bad").exists()
+
+    jobs = tmp_path / "jobs"
+    assert sa_.main([*args, "seed=0,1", "--all", "--dry-run", "--jobs-dir", str(jobs)]) == 0
+    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "1",  # the cell of seed 1
+           "PYTHONPATH": os.pathsep.join([str(root), str(root / "tests")])}
+    task = subprocess.run(["bash", str(jobs / "array.sh")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert task.returncode == 1, task.stderr[-2000:]
+    assert "fuel-smote-xgboost-corrected-r0.2-s1 failed" in task.stderr.strip().splitlines()[-1]
