@@ -26,7 +26,7 @@ from imblearn import over_sampling
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from imbllm.base import MIN_NEIGHBOUR_ROWS, BaseOversampler, Generated, class_counts
+from imbllm.base import MIN_NEIGHBOUR_ROWS, BaseOversampler, Generated, ParameterError, class_counts
 
 _STRATEGY = {"sampling_strategy": [StrOptions({"minority", "auto"})]}
 _NEIGHBOURS = [Interval(Integral, 1, None, closed="left")]
@@ -51,6 +51,25 @@ class _ImblearnSampler(BaseOversampler):
     _parameter_constraints = {**BaseOversampler._parameter_constraints, **_STRATEGY}
     #: Whether categorical columns are coded to numbers before the sampler sees them.
     _encode_categories = True
+    #: The argument that counts a row's neighbours (None: the method has none).
+    _neighbours: str | None = None
+
+    def check_data(self, X, y):
+        """The neighbours asked for exist: more rows in the smallest class to oversample than
+        neighbours (unless it is small enough for the random fallback, or nothing is made)."""
+        super().check_data(X, y)
+        counts = class_counts(y)
+        smallest = int(counts.min())
+        if self._neighbours is None or smallest <= MIN_NEIGHBOUR_ROWS or not self._n_requested(y):
+            return
+        k, label = getattr(self, self._neighbours), counts.idxmin()
+        label = label.item() if isinstance(label, np.generic) else label
+        if k >= smallest:
+            raise ParameterError(
+                self._neighbours, k,
+                f"{type(self).__name__} interpolates between a row and its {self._neighbours} "
+                f"nearest rows of its class, and class {label!r} has {smallest} training "
+                f"rows; use {self._neighbours} <= {smallest - 1} (the default is 5)")
 
     def _strategy(self, y: pd.Series):
         if self.sampling_strategy == "minority":
@@ -126,6 +145,7 @@ class _KNeighbours(_ImblearnSampler):
     """The constructor SMOTE and SMOTE-NC share (imbalanced-learn's argument names)."""
 
     _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "k_neighbors": _NEIGHBOURS}
+    _neighbours = "k_neighbors"
 
     def __init__(self, k_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
         self.k_neighbors = k_neighbors
@@ -164,6 +184,7 @@ class ADASYN(_ImblearnSampler):
     """
 
     _parameter_constraints = {**_ImblearnSampler._parameter_constraints, "n_neighbors": _NEIGHBOURS}
+    _neighbours = "n_neighbors"
 
     def __init__(self, n_neighbors=5, sampling_strategy="minority", categorical_features="auto", random_state=None):
         self.n_neighbors = n_neighbors

@@ -13,6 +13,7 @@ After ``fit_resample`` an oversampler exposes what happened: ``n_requested_``,
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -20,7 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import type_of_target
 
 from imbllm.schema import TableSchema
@@ -29,6 +34,42 @@ log = logging.getLogger(__name__)
 
 #: Below this many minority rows the neighbour-based methods cannot run (k = 5).
 MIN_NEIGHBOUR_ROWS = 5
+
+
+class ParameterError(InvalidParameterError):
+    """An argument that cannot work, as given or on this data: ``param`` (as the caller typed
+    it, ``budget.epochs`` for a field of ``budget``), ``value`` and ``fix``, in one sentence.
+
+    A scikit-learn ``InvalidParameterError`` (so a ``ValueError``); the command line reports it
+    under the key the user typed (:mod:`imbllm.validate_run`).
+    """
+
+    def __init__(self, param: str, value, fix: str):
+        self.param, self.value, self.fix = param, value, fix
+        super().__init__(f"{param}={value!r} is not valid: {fix}.")
+
+
+_SKLEARN = re.compile(r"The '(\w+)' parameter of \S+ (must be .*?)\. Got (.*) instead\.", re.S)
+
+
+def declared_error(exc: InvalidParameterError, values: dict, prefix: str = "") -> ParameterError:
+    """scikit-learn's error for one declared constraint as a :class:`ParameterError` whose
+    parameter is ``prefix`` + its name (the ``exc`` itself when it is one already)."""
+    if isinstance(exc, ParameterError):
+        return exc
+    m = _SKLEARN.search(str(exc))
+    if m is None:  # pragma: no cover - scikit-learn changed its sentence
+        raise exc
+    return ParameterError(prefix + m.group(1), values[m.group(1)], m.group(2))
+
+
+def check_declared(constraints: dict, values: dict, prefix: str) -> None:
+    """``values`` against ``constraints`` (scikit-learn's form, one table per settings class);
+    the first that fails raises a :class:`ParameterError` naming ``prefix`` + its name."""
+    try:
+        validate_parameter_constraints(constraints, values, caller_name=prefix.rstrip("."))
+    except InvalidParameterError as exc:
+        raise declared_error(exc, values, prefix) from None
 
 
 @dataclass
@@ -151,6 +192,7 @@ class BaseOversampler(BaseEstimator):
         """
         self.check_params()
         X_in, y_in = validate_xy(X, y)
+        self.check_data(X_in, y_in)
         categorical = getattr(self, "categorical_features", "auto")
         self.schema_ = TableSchema.infer(X_in, categorical)
         self.classes_ = class_counts(y_in).index.to_numpy()
@@ -186,6 +228,22 @@ class BaseOversampler(BaseEstimator):
         names the parameter, what it must be and the value received.
         """
         self._validate_params()
+
+    def check_data(self, X: pd.DataFrame, y: pd.Series) -> None:
+        """Check the arguments that the data decide (``k_neighbors`` against the minority's
+        rows, ``categorical_features`` against the columns), on ``(X, y)`` as
+        :func:`validate_xy` returns them; subclasses extend it.
+
+        ``fit_resample`` calls it, and so does the command line's pre-run check on the run's
+        training split: both raise the same :class:`ParameterError`.
+        """
+        cats = getattr(self, "categorical_features", "auto")
+        if isinstance(cats, str):
+            return
+        unknown = [c for c in cats if c not in X.columns]
+        if unknown:
+            raise ParameterError("categorical_features", cats, f"it names {unknown}, which X does "
+                                 f"not have; name columns of X ({list(X.columns)}) or pass 'auto'")
 
     # -- hooks -------------------------------------------------------------------------
     def _n_requested(self, y: pd.Series) -> int:

@@ -77,8 +77,6 @@ def check_run_numbers(cfg: dict) -> None:
                    hint="the share of training minority rows kept; the paper uses 0.2")
     check_fraction(cfg.get("test_size"), "test_size", closed_right=False,
                    hint="the share of rows held out for testing; the paper uses 0.2")
-    if cfg.get("llm_on_shortfall") is not None:  # null: the method's recipe decides
-        check_choice(cfg["llm_on_shortfall"], "llm_on_shortfall", ("raise", "record"))
     for key in ("force", "continue_on_error"):
         check_bool(cfg.get(key), key)
     name = cfg.get("experiment_name")

@@ -91,7 +91,8 @@ def build(cfg: DictConfig) -> Cell | None:
     spec = RunSpec.from_config(d)
     cell = Cell(spec, partial(instantiate, d["method"]["sampler"], _convert_="all"),
                 partial(instantiate, d["classifier"]["model"]))
-    check_cell(cell.spec, cell.make_sampler, cell.make_classifier, dataset_for(spec))
+    raw = OmegaConf.to_container(cfg.method.sampler, resolve=False)  # names the keys in errors
+    check_cell(cell.spec, cell.make_sampler, cell.make_classifier, dataset_for(spec), raw)
     return cell
 
 

@@ -189,5 +189,5 @@ def test_continuing_rows_of_a_model_that_learnt_partial_rows(fake):
 
 def test_max_continuations_must_be_a_non_negative_integer(fake):
     X, y = table()
-    with pytest.raises(ValueError, match=r"max_continuations=-1 must be a non-negative integer"):
+    with pytest.raises(ValueError, match=r"'max_continuations' parameter of ImbLLM must be an int in the range \[0, inf\)"):
         ImbLLM(**FAST, max_continuations=-1).fit_resample(X, y)

@@ -19,14 +19,22 @@ from imbllm.llm.methods import ImbLLM
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"repair": "lenient"}, "repair='lenient' is not one of"),
-        ({"label_format": "int"}, "label_format='int' is not one of"),
-        ({"patience": 0.5}, "patience=0.5 must be a number >= 1.0"),
-        ({"on_shortfall": "ignore"}, "on_shortfall='ignore' is not one of"),
-        ({"prompt": "feature_label"}, "prompt='feature_label' is not one of"),
+        # The declared constraints (LLMOversampler._parameter_constraints), scikit-learn's words.
+        ({"repair": "lenient"}, "The 'repair' parameter of ImbLLM must be a str among"),
+        ({"label_format": "int"}, "The 'label_format' parameter of ImbLLM must be a str among"),
+        ({"patience": 0.5}, "'patience' parameter of ImbLLM must be None or a float in the range [1.0, inf)"),
+        ({"on_shortfall": "ignore"}, "The 'on_shortfall' parameter of ImbLLM must be None or a str among"),
+        ({"prompt": "feature_label"}, "The 'prompt' parameter of ImbLLM must be None or a str among"),
+        ({"temperature": 0}, "The 'temperature' parameter of ImbLLM must be a float in the range (0.0, inf)"),
+        ({"epochs": 0}, "The 'epochs' parameter of ImbLLM must be None or an int in the range [1, inf)"),
+        # The backbone and budget they resolve to, and what this host offers.
         ({"llm_config": {"n_layers": 2}}, "llm_config has keys ['n_layers']"),
         ({"llm_config": {"name_or_path": "gpt2"}}, "give the backbone once, through llm"),
-        ({"epochs": 0}, "epochs=0 must be a positive integer"),
+        ({"llm_config": {"n_head": 3}}, "llm.n_head=3 is not valid: llm.n_embd=128 is not a multiple"),
+        ({"budget": {"batch_size": 0}}, "budget.batch_size=0 is not valid: must be an int in the range [1, inf)"),
+        ({"device": "cuda:9"}, "device='cuda:9' is not valid: this host has"),
+        # What the data decide.
+        ({"categorical_features": ["colour"]}, "categorical_features=['colour'] is not valid: it names"),
     ],
 )
 def test_bad_parameters_are_named_in_the_error(fake, params, message):
@@ -90,7 +98,7 @@ def test_llm_and_budget_as_objects_or_dicts_with_single_arguments_winning(fake):
         assert calls(fake, "generate")[0]["batch_size"] == 9
     with pytest.raises(ValueError, match=r"budget has keys \['epoch'\]"):
         ImbLLM(budget={"epoch": 3}, progress=False).fit_resample(X, y)
-    with pytest.raises(ValueError, match="llm=3 cannot be read as settings: pass an instance of LLMConfig"):
+    with pytest.raises(ValueError, match="The 'llm' parameter of ImbLLM must be an instance of 'str'"):
         ImbLLM(llm=3, progress=False).fit_resample(X, y)
 
 

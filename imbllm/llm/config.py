@@ -2,14 +2,59 @@
 model is touched; :mod:`imbllm.llm.device` holds the torch helpers).
 
 The two dataclasses mirror the Hydra groups ``conf/llm/*.yaml`` and ``conf/budget/*.yaml``:
-each YAML key is a field name (the group's ``name`` key is ignored by ``from_dict``).
+each YAML key is a field name (the group's ``name`` key is ignored by ``from_dict``). Each
+declares its fields' constraints in one table (scikit-learn's form, as the samplers do), checked
+when it is made: a bad value raises :class:`imbllm.base.ParameterError` naming ``llm.<field>``
+or ``budget.<field>``, the value and the fix.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from imbllm.base import ParameterError, check_declared
+from imbllm.llm.tokenizer import SPLITS
 
 COMPACT = "compact"
+
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+_SHARE = Interval(Real, 0, 1, closed="left")
+
+LLM_CONSTRAINTS = {
+    "name_or_path": [str],
+    "n_layer": [_POSITIVE_INT],
+    "n_head": [_POSITIVE_INT],
+    "n_embd": [_POSITIVE_INT],
+    "vocab_size": [_POSITIVE_INT],
+    "tokenizer_split": [StrOptions(set(SPLITS))],
+    "n_positions": [None, _POSITIVE_INT],
+    "lora": ["boolean"],
+    "lora_r": [_POSITIVE_INT],
+    "lora_alpha": [_POSITIVE],
+    "lora_dropout": [_SHARE],
+    "device": [str],
+    "pretrain": [None, StrOptions({"table", "none"})],  # imbllm.llm.pretrain.PRETRAIN_MODES
+}
+
+BUDGET_CONSTRAINTS = {
+    "epochs": [_POSITIVE_INT],
+    "batch_size": [_POSITIVE_INT],
+    "learning_rate": [_POSITIVE],
+    "warmup_ratio": [_SHARE],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "gen_batch_size": [_POSITIVE_INT],
+    "max_new_tokens": [None, _POSITIVE_INT],
+    "max_rows_per_epoch": [None, _POSITIVE_INT],
+    "scratch_learning_rate": [None, _POSITIVE],
+    "pretrain_epochs": [_POSITIVE_INT],
+    "pretrain_learning_rate": [_POSITIVE],
+    "pretrain_warmup_ratio": [_SHARE],
+    "pretrain_max_rows_per_epoch": [None, _POSITIVE_INT],
+}
 
 
 @dataclass
@@ -34,6 +79,13 @@ class LLMConfig:
     #: "table": train on the whole training split first (imbllm.llm.pretrain); "none"; None:
     #: "table" for the compact backbone, "none" for hub and folder backbones
     pretrain: str | None = None
+
+    def __post_init__(self):
+        check_declared(LLM_CONSTRAINTS, vars(self), "llm.")
+        if self.name_or_path == COMPACT and self.n_embd % self.n_head:
+            raise ParameterError(
+                "llm.n_head", self.n_head, f"llm.n_embd={self.n_embd} is not a multiple of "
+                f"llm.n_head={self.n_head}; pick a head count that divides it (n_embd=128, n_head=4)")
 
     @classmethod
     def from_dict(cls, d: dict) -> LLMConfig:
@@ -67,6 +119,9 @@ class Budget:
     pretrain_warmup_ratio: float = 0.05
     pretrain_max_rows_per_epoch: int | None = 1536
 
+    def __post_init__(self):
+        check_budget(self)
+
     @classmethod
     def from_dict(cls, d: dict) -> Budget:
         """Build from a config mapping, ignoring keys that are not fields (e.g. ``name``)."""
@@ -85,25 +140,6 @@ TRAINING_KEYS = (
 
 
 def check_budget(budget: Budget) -> None:
-    """Raise a readable error for a budget that cannot train."""
-    for name in ("epochs", "batch_size", "gen_batch_size", "pretrain_epochs"):
-        value = getattr(budget, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"budget.{name}={value!r} must be a positive integer.")
-    for name in ("learning_rate", "pretrain_learning_rate", "scratch_learning_rate"):
-        value = getattr(budget, name)
-        if not (value is None and name == "scratch_learning_rate") and not (
-            isinstance(value, (int, float)) and value > 0
-        ):
-            raise ValueError(f"budget.{name}={value!r} must be a positive number.")
-    for name in ("warmup_ratio", "pretrain_warmup_ratio"):
-        value = getattr(budget, name)
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"budget.{name}={value!r} must lie in [0, 1).")
-    for name in ("max_rows_per_epoch", "pretrain_max_rows_per_epoch"):
-        value = getattr(budget, name)
-        if value is not None and value < 1:
-            raise ValueError(
-                f"budget.{name}={value!r} must be a positive integer, or null to train on "
-                "every row each epoch."
-            )
+    """A :class:`ParameterError` naming ``budget.<field>`` for a budget that cannot train
+    (:data:`BUDGET_CONSTRAINTS`; a budget is checked when it is made)."""
+    check_declared(BUDGET_CONSTRAINTS, vars(budget), "budget.")

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from imbllm.base import BaseOversampler, Generated
-from imbllm.llm import fitting, saving
+from imbllm.llm import contract, fitting, saving
+from imbllm.llm.config import Budget, LLMConfig
+from imbllm.llm.decoding import resolve_decoding
 from imbllm.llm.drawer import Drawer, ShortfallError
 from imbllm.llm.plan import SETTING_NAMES, Plan, Settings, resolve_settings, seed_from
 from imbllm.llm.recipes import Recipe
@@ -104,6 +106,7 @@ class LLMOversampler(BaseOversampler):
 
     #: This configuration's row of :data:`imbllm.llm.recipes.RECIPES`; the bare engine has none.
     _recipe: Recipe | None = None
+    _parameter_constraints = {**BaseOversampler._parameter_constraints, **contract.ENGINE_CONSTRAINTS}
 
     def __init__(
         self,
@@ -185,6 +188,24 @@ class LLMOversampler(BaseOversampler):
                 "multioutput targets are not supported."
             )
         return super().fit_resample(X, y)
+
+    def check_params(self) -> None:
+        """The declared constraints (:data:`contract.ENGINE_CONSTRAINTS`), the ``llm.*`` and
+        ``budget.*`` they resolve to, and the backbone's device and files on this host."""
+        super().check_params()
+        config = self._llm_config()
+        overrides = {k: getattr(self, k) for k in fitting.BUDGET_ARGS}
+        fitting.resolve_budget(self.budget, overrides, config, Budget)
+        contract.check_host(config, self.device)
+
+    def check_data(self, X: pd.DataFrame, y: pd.Series) -> None:
+        """Also what a hub or folder backbone allows (:func:`contract.check_backbone_data`)."""
+        super().check_data(X, y)
+        decoding = resolve_decoding(self.decoding, self.repair)
+        contract.check_backbone_data(self._llm_config(), decoding, [str(c) for c in X.columns])
+
+    def _llm_config(self) -> LLMConfig:
+        return fitting.resolve_llm_config(self.llm, self.llm_config, self.device, LLMConfig)
 
     # -- the hook -------------------------------------------------------------------------
     def _generate(self, X: pd.DataFrame, y: pd.Series, n: int) -> Generated:

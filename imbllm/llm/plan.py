@@ -1,7 +1,8 @@
 """The plan: everything the engine builds from the table at fit, before any model is touched.
 
-:func:`resolve_settings` checks the constructor's arguments and resolves each unset one from
-the method's recipe, then the engine's defaults; it is the one place they are validated.
+:func:`resolve_settings` resolves each unset constructor argument from the method's recipe,
+then the engine's defaults (the arguments are checked before, against the estimator's declared
+``_parameter_constraints``: :mod:`imbllm.llm.contract`).
 :meth:`Plan.build` turns those settings and the table into the codec, the grammar of
 constrained decoding, the training sentences (with ImbLLM's interpolated rows), the prompts,
 the labeller and the reference rows of the published repair. The plan is pickled with a saved
@@ -24,7 +25,7 @@ from imbllm.llm.constrain_grammar import RowGrammar
 from imbllm.llm.decoding import build_grammar, resolve_decoding
 from imbllm.llm.labels import ClassifierLabeler
 from imbllm.llm.recipes import ENGINE_DEFAULTS, Recipe
-from imbllm.llm.repair import Reference, check_repair
+from imbllm.llm.repair import Reference
 from imbllm.llm.serialize import NUMBER_FORMATS, RowCodec, quote_series
 from imbllm.llm.strategies import (
     LABELS,
@@ -35,13 +36,13 @@ from imbllm.llm.strategies import (
     Block,
     Prompter,
     TrainingTexts,
-    check_choice,
     feature_pools,
     interpolate_minority,
 )
 from imbllm.schema import TableSchema
 
-_CHOICES = {
+#: The strategy switches and their choices (the engine's constraints declare the same).
+SWITCHES = {
     "permutation": PERMUTATIONS,
     "training_rows": TRAINING_ROWS,
     "prompt": PROMPTS,
@@ -53,8 +54,7 @@ _CHOICES = {
 #: The constructor arguments :func:`resolve_settings` reads.
 SETTING_NAMES = (
     "repair", "decoding", "on_shortfall", "patience", "label_format", "temperature", "top_k",
-    "interpolation_ratio", "max_continuations", "categorical_features", "epochs",
-    "batch_size", "gen_batch_size", *_CHOICES,
+    "interpolation_ratio", "max_continuations", "categorical_features", *SWITCHES,
 )
 
 
@@ -88,8 +88,9 @@ class Settings:
 
 
 def resolve_settings(params: Mapping[str, Any], recipe: Recipe | None, owner: str) -> Settings:
-    """``params`` (the constructor's arguments) checked; ``None`` takes ``recipe``'s value,
-    then :data:`imbllm.llm.recipes.ENGINE_DEFAULTS`. ``owner`` names the class in errors."""
+    """``params`` (the constructor's arguments, already checked against the estimator's
+    declared constraints) with each ``None`` taken from ``recipe``, then from
+    :data:`imbllm.llm.recipes.ENGINE_DEFAULTS`. ``owner`` names the class in errors."""
 
     def setting(name: str):
         value = params[name]
@@ -97,51 +98,25 @@ def resolve_settings(params: Mapping[str, Any], recipe: Recipe | None, owner: st
             value = getattr(recipe, name)
         return ENGINE_DEFAULTS.get(name) if value is None else value
 
-    check_repair(params["repair"])
-    decoding = resolve_decoding(params["decoding"], params["repair"])
-    on_shortfall, patience = setting("on_shortfall"), setting("patience")
-    check_choice("on_shortfall", on_shortfall, ("raise", "record"))
-    check_choice("label_format", params["label_format"], ("name", "code"))
-    for name, low in (("patience", 1.0), ("temperature", 0.0), ("interpolation_ratio", 0.0)):
-        value = setting(name)
-        ok = isinstance(value, numbers.Real) and (
-            value >= low if name != "temperature" else value > low
-        )
-        if not ok:
-            bound = f"> {low}" if name == "temperature" else f">= {low}"
-            raise ValueError(f"{name}={value!r} must be a number {bound}.")
-    for name in ("epochs", "batch_size", "top_k", "gen_batch_size"):
-        value = params[name]
-        if name != "top_k" and value is None:
-            continue  # taken from the budget, checked there
-        if not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer.")
-    m = params["max_continuations"]
-    if not isinstance(m, numbers.Integral) or isinstance(m, bool) or m < 0:
-        raise ValueError(
-            f"max_continuations={m!r} must be a non-negative integer (0 disables "
-            "continuing incomplete rows)."
-        )
     switches = {}
-    for name, choices in _CHOICES.items():
-        value = setting(name)
-        if value is None:
+    for name in SWITCHES:
+        switches[name] = setting(name)
+        if switches[name] is None:
             raise ValueError(
-                f"{owner}: {name}=None and this class has no default for it; "
-                f"pass one of {choices}, or use ImbLLM, GReaT, TapTap or PredLLM."
+                f"{owner}: {name}=None and this class has no default for it; pass one of "
+                f"{SWITCHES[name]}, or use ImbLLM, GReaT, TapTap or PredLLM."
             )
-        switches[name] = check_choice(name, value, choices)
     return Settings(
         switches=switches,
-        decoding=decoding,
+        decoding=resolve_decoding(params["decoding"], params["repair"]),
         repair=params["repair"],
         label_format=params["label_format"],
-        patience=patience,
-        on_shortfall=on_shortfall,
+        patience=setting("patience"),
+        on_shortfall=setting("on_shortfall"),
         temperature=params["temperature"],
         top_k=params["top_k"],
         interpolation_ratio=float(params["interpolation_ratio"]),
-        max_continuations=int(m),
+        max_continuations=int(params["max_continuations"]),
         categorical_features=params["categorical_features"],
     )
 
