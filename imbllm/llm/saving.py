@@ -1,18 +1,18 @@
 """A fitted LLM oversampler in a folder: the model as safetensors, everything else pickled.
 
 :meth:`imbllm.llm.engine.LLMOversampler.save` and ``load`` call these; the folder holds
-``model/`` (:meth:`imbllm.llm.backbone.LanguageModel.save`) and ``sampler.joblib`` (the
+``model/`` (:meth:`imbllm.llm.model.backbone.LanguageModel.save`) and ``sampler.joblib`` (the
 sampler's class and fitted state: the plan with schema, prompts and labeller).
+
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from imbllm.llm import fitting
+from imbllm.llm import model
 
 __all__ = ["load_sampler", "save_sampler"]
-
 
 def save_sampler(sampler, path: str | Path) -> None:
     """Write the fitted ``sampler`` to the folder ``path``."""
@@ -49,6 +49,5 @@ def load_sampler(path: str | Path, device: str | None = None):
         )
     obj = saved["class"].__new__(saved["class"])
     obj.__dict__.update(saved["state"])
-    LanguageModel, _, _ = fitting.backbone_api()
-    obj.lm_ = LanguageModel.load(path / "model", device=device)
+    obj.lm_ = model.language_model().load(path / "model", device=device)
     return obj
