@@ -7,7 +7,7 @@ thread count, the device kind and its number type, and the CPU's BLAS kernel or 
 name. A cache therefore never serves rows or weights made under another setup; a change of
 setup is a miss, never a wrong hit.
 
-* :func:`model_setup`: trained models (:func:`imbllm.llm.cache.model_cache_key`).
+* :func:`model_setup`: trained models (:func:`imbllm.llm.model.cache.model_cache_key`).
 * :func:`sampler_setup`: oversampled sets (:class:`imbllm.store.ResampleStore`), by method
   family: scikit-learn and imbalanced-learn for SMOTE and its kin, the torch side for the
   deep and LLM methods.
@@ -109,7 +109,7 @@ def model_setup(device: str = "auto", lora: bool = False) -> dict:
     """The setup part of a trained model's key, for a run asking for ``device``.
 
     The device kind and its number type (fp32 on the CPU; bf16 autocast on CUDA, see
-    :meth:`imbllm.llm.backbone.LanguageModel.autocast`); on the CPU the torch thread count
+    :meth:`imbllm.llm.model.backbone.LanguageModel.autocast`); on the CPU the torch thread count
     (products sum in a thread-dependent order) and the BLAS kernel, on CUDA the GPU's name;
     the versions of :data:`MODEL_LIBRARIES` (and peft with LoRA).
     """
@@ -132,7 +132,7 @@ def model_setup(device: str = "auto", lora: bool = False) -> dict:
 
 
 def device_kind(device: str) -> str:
-    """``"cpu"`` or ``"cuda"`` (``"auto"`` as :func:`imbllm.llm.device.resolve_device` reads
+    """``"cpu"`` or ``"cuda"`` (``"auto"`` as :func:`imbllm.llm.model.device.resolve_device` reads
     it: CUDA when present); an unknown string is left for the backbone to refuse."""
     import torch
 

@@ -54,10 +54,10 @@ sys.path.insert(0, str(ROOT))
 from published_sampling import naive  # noqa: E402
 
 from imbllm.data import load_dataset  # noqa: E402
-from imbllm.llm.config import Budget  # noqa: E402
-from imbllm.llm.decoders import GPT2Decoder, HFDecoder  # noqa: E402
 from imbllm.llm.drawer import Drawer  # noqa: E402
 from imbllm.llm.methods import ImbLLM  # noqa: E402
+from imbllm.llm.model.config import Budget  # noqa: E402
+from imbllm.llm.model.decoders import GPT2Decoder, HFDecoder  # noqa: E402
 from imbllm.protocol import make_split  # noqa: E402
 
 log = logging.getLogger("bench_generation")
@@ -157,9 +157,9 @@ def compare(sampler, prompts: list[str], batch: int, reps: int, seed: int) -> di
     (after one constrained call that warms the masks, as the engine's first round does)."""
     from imbllm.llm.decoding import completion_budget
 
-    lm, grammar = sampler.lm_, sampler.plan_.grammar
+    lm, grammar = sampler.lm_, sampler.drawer_.constraint  # bound to the model's tokenizer
     free_tokens = sampler.drawer_.max_new_tokens
-    bound = completion_budget(grammar, lm, prompts, free_tokens)
+    bound = completion_budget(grammar, prompts, free_tokens)
     kw = dict(temperature=0.7, top_k=50, batch_size=batch, seed=seed, progress=False)
 
     def timed(constraint, max_new):

@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import torch
 
-from imbllm.llm.repair import check_rows
+from imbllm.llm.text.repair import check_rows
 
 __all__ = ["naive", "n_valid", "parse_row_by_row"]
 

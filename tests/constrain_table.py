@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from imbllm.llm.backbone import LanguageModel, LLMConfig
 from imbllm.llm.constrain import RowGrammar
-from imbllm.llm.repair import check_rows
-from imbllm.llm.serialize import join_pieces
+from imbllm.llm.model.backbone import LanguageModel, LLMConfig
+from imbllm.llm.text.repair import check_rows
+from imbllm.llm.text.serialize import RowCodec, join_pieces
+from imbllm.schema import TableSchema
 
 # Names sharing a prefix, values holding ", ", " is " and quotes, negative and integer numbers.
 X = pd.DataFrame(
@@ -28,8 +29,24 @@ TINY = LLMConfig(n_layer=1, n_head=2, n_embd=32, vocab_size=400, n_positions=256
 SAMPLE = dict(temperature=1.0, top_k=50, batch_size=100, progress=False)
 
 
+def frame_grammar(X, y, number_format="plain"):
+    """Grammar, codec and schema of the table ``(X, y)`` as the engine's plan builds them."""
+    X = X.rename(columns=str)
+    schema = TableSchema.infer(X, "auto")
+    classes = sorted(pd.unique(y).tolist(), key=lambda v: (type(v).__name__, v))
+    codec = RowCodec(X.columns, schema.numeric, schema.categories, str(y.name or "target"),
+                     classes, number_format=number_format)
+    return RowGrammar.from_codec(codec, schema, X), codec, schema
+
+
 def table_grammar(number_format="plain"):
-    return RowGrammar.from_frame(X, Y, number_format=number_format)
+    return frame_grammar(X, Y, number_format=number_format)
+
+
+def enough_tokens(grammar, prompts):
+    """Tokens enough for any completion of any of ``prompts`` (every token holds at least one
+    byte; one more for the end token): with it, no constrained row is ever cut."""
+    return max(map(grammar.max_bytes, grammar.starts(prompts)), default=0) + 1
 
 
 def table_texts(codec, n, seed=0):

@@ -1,4 +1,4 @@
-"""A stand-in for :class:`imbllm.llm.backbone.LanguageModel` with the same interface.
+"""A stand-in for :class:`imbllm.llm.model.backbone.LanguageModel` with the same interface.
 
 It "learns" by remembering the last epoch's sentences and "generates" by completing a prompt
 with the pieces of a remembered sentence that the prompt does not already name; a prompt that
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imbllm.llm.causal import Generation
-from imbllm.llm.serialize import parse_texts, quote
+from imbllm.llm.model.causal import Generation
+from imbllm.llm.text.serialize import parse_texts, quote
 
 
 def split_pieces(text: str) -> list[str]:
@@ -144,13 +144,12 @@ class FakeLanguageModel:
 
 def install(monkeypatch) -> type[FakeLanguageModel]:
     """Route the engine to the stand-in model, its recorded calls and options reset."""
-    import imbllm.llm.fitting as fitting
-    from imbllm.llm.config import Budget, LLMConfig
+    import imbllm.llm.model as model
 
     FakeLanguageModel.calls = []
     FakeLanguageModel.script = None
     FakeLanguageModel.full_rows_only = True
-    monkeypatch.setattr(fitting, "backbone_api", lambda: (FakeLanguageModel, LLMConfig, Budget))
+    monkeypatch.setattr(model, "language_model", lambda: FakeLanguageModel)
     return FakeLanguageModel
 
 

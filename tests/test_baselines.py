@@ -142,7 +142,7 @@ def test_smote_nc_with_integer_only_numeric_columns_keeps_minority_categories():
 
 
 def test_imbllm_interpolation_is_not_truncated_on_integer_columns():
-    from imbllm.llm.strategies import interpolate_minority
+    from imbllm.llm.text.strategies import interpolate_minority
 
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"a": rng.integers(0, 50, 100), "b": rng.integers(0, 50, 100),

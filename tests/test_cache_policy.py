@@ -19,11 +19,11 @@ from imbllm.store import ResampleStore
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
-from imbllm.llm.cache import cached_finetune, model_cache_key  # noqa: E402
 from imbllm.llm.fitting import cache_key_parts  # noqa: E402
+from imbllm.llm.model.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
+from imbllm.llm.model.cache import cached_finetune, model_cache_key  # noqa: E402
 from imbllm.llm.pretrain import pretrain_key, table_texts  # noqa: E402
-from imbllm.llm.serialize import RowCodec  # noqa: E402
+from imbllm.llm.text.serialize import RowCodec  # noqa: E402
 
 ROWS = ["animal is cat, legs is 4", "animal is bird, legs is 2", "animal is snake, legs is 0"] * 4
 TINY = dict(n_layer=1, n_head=2, n_embd=32, vocab_size=300, n_positions=64)

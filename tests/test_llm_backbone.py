@@ -7,14 +7,14 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from imbllm.llm.backbone import (  # noqa: E402
+from imbllm.llm.model.backbone import (  # noqa: E402
     Budget,
     LanguageModel,
     LLMConfig,
     resolve_device,
     train_tokenizer,
 )
-from imbllm.llm.cache import cached_finetune, model_cache_key  # noqa: E402
+from imbllm.llm.model.cache import cached_finetune, model_cache_key  # noqa: E402
 
 CORPUS = [
     f"animal is {a}, colour is {c}, legs is {n}, note is {q}"
@@ -85,8 +85,6 @@ def test_build_compact_is_seeded_and_leaves_global_rng_alone():
 def test_config_from_dict_ignores_group_name():
     cfg = LLMConfig.from_dict({"name": "compact", "n_layer": 2, "lora": True})
     assert cfg.n_layer == 2 and cfg.lora and cfg.name_or_path == "compact"
-    b = Budget.from_dict({"name": "smoke", "epochs": 3, "max_rows_per_epoch": 10})
-    assert b.epochs == 3 and b.max_rows_per_epoch == 10 and b.batch_size == 32
 
 
 def test_bad_sizes_and_devices_are_explained():

@@ -7,9 +7,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
-from imbllm.llm.cache import cached_finetune, model_cache_key  # noqa: E402
-from imbllm.llm.checkpoint import TrainingCheckpoint  # noqa: E402
+from imbllm.llm.model.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
+from imbllm.llm.model.cache import cached_finetune, model_cache_key  # noqa: E402
+from imbllm.llm.model.checkpoint import TrainingCheckpoint  # noqa: E402
 
 ROWS = [
     "animal is cat, colour is black, legs is 4",

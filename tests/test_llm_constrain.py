@@ -17,7 +17,7 @@ from constrain_table import (  # noqa: E402
 from imbllm.llm.constrain import (  # noqa: E402
     TokenConstraint,
 )
-from imbllm.llm.constrain_numbers import NumberSpec  # noqa: E402
+from imbllm.llm.constrain.numbers import NumberSpec  # noqa: E402
 
 
 def _accepts(grammar, text, prompt=""):
@@ -116,7 +116,7 @@ def test_prompt_start_states():
 
 
 def test_prompt_starts_parse_the_lenient_heads_in_one_call(monkeypatch):
-    import imbllm.llm.constrain_grammar as cg
+    import imbllm.llm.constrain.grammar as cg
 
     prompts = [
         "label is rare,",
@@ -162,7 +162,7 @@ def test_masks_on_a_hand_made_vocabulary():
     tc = TokenConstraint(grammar, vocab, eos=0)
 
     def allowed(prompt):
-        return [vocab[t] for t in np.flatnonzero(~tc.blocked(grammar.start(prompt)).numpy())]
+        return [vocab[t] for t in np.flatnonzero(tc.masks(grammar.start(prompt)))]
 
     # After "T3" the name goes on to " is " (T3) or "_measured" (T3_measured).
     assert allowed("label is rare, T3") == [b"_measured", b" is ", b" is", b" "]

@@ -12,6 +12,8 @@ pytest.importorskip("transformers")
 
 from constrain_table import (  # noqa: E402
     SAMPLE,
+    enough_tokens,
+    frame_grammar,
     strict_ok,
     table_grammar,
     table_prompts,
@@ -19,15 +21,11 @@ from constrain_table import (  # noqa: E402
     tiny_lm,
 )
 
-from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig, train_tokenizer  # noqa: E402
-from imbllm.llm.constrain import (  # noqa: E402
-    RowGrammar,
-    bind,
-    byte_vocabulary,
-    for_model,
-)
-from imbllm.llm.sampling import generate  # noqa: E402
-from imbllm.llm.serialize import join_pieces  # noqa: E402
+from imbllm.llm.constrain import bind, byte_vocabulary  # noqa: E402
+from imbllm.llm.decoding import for_model  # noqa: E402
+from imbllm.llm.model.backbone import Budget, LanguageModel, LLMConfig, train_tokenizer  # noqa: E402
+from imbllm.llm.model.sampling import generate  # noqa: E402
+from imbllm.llm.text.serialize import join_pieces  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -38,8 +36,8 @@ def test_every_constrained_row_passes_the_strict_check(tokenizer_kind, number_fo
     grammar, codec, schema = table_grammar(number_format)
     lm = tiny_lm(tokenizer_kind, table_texts(codec, 200))  # untrained: near-uniform choices
     prompts = table_prompts(codec, 1000)
-    bound = grammar.max_new_tokens(prompts)
-    gen = generate(lm, prompts, max_new_tokens=bound, seed=0, constraint=grammar, **SAMPLE)
+    bound = enough_tokens(grammar, prompts)
+    gen = generate(lm, prompts, max_new_tokens=bound, seed=0, constraint=for_model(grammar, lm), **SAMPLE)
     texts, stats = gen.texts, gen.stats
     assert stats["n_truncated"] == 0 and stats["n_dead_states"] == 0
     full = [p + c for p, c in zip(prompts, texts, strict=True)]
@@ -48,7 +46,7 @@ def test_every_constrained_row_passes_the_strict_check(tokenizer_kind, number_fo
     # The same seed gives the same rows, with the masks already cached or not.
     grammar2, _, _ = table_grammar(number_format)
     again = generate(
-        lm, prompts, max_new_tokens=bound, seed=0, constraint=grammar2, **SAMPLE
+        lm, prompts, max_new_tokens=bound, seed=0, constraint=for_model(grammar2, lm), **SAMPLE
     ).texts
     assert again == texts
 
@@ -63,14 +61,14 @@ def test_batches_side_by_side_fill_the_shared_masks_and_give_the_same_rows():
         for n in (1, 2):  # two worker threads fill one fresh grammar's caches at once
             torch.set_num_threads(n)
             g = table_grammar()[0]
-            rows.append(generate(lm, prompts, max_new_tokens=60, seed=0, constraint=g, **SAMPLE).texts)
+            rows.append(generate(lm, prompts, max_new_tokens=60, seed=0, constraint=for_model(g, lm), **SAMPLE).texts)
     finally:
         torch.set_num_threads(threads)
     assert rows[0] == rows[1]
     # A mask cache bounded to a few entries rebuilds masks and gives the same rows again.
     g = table_grammar()[0]
     for_model(g, lm).max_cached = 4
-    assert generate(lm, prompts, max_new_tokens=60, seed=0, constraint=g, **SAMPLE).texts == rows[0]
+    assert generate(lm, prompts, max_new_tokens=60, seed=0, constraint=for_model(g, lm), **SAMPLE).texts == rows[0]
     assert len(for_model(g, lm)._by_key) <= 4
 
 
@@ -80,15 +78,15 @@ def test_rows_end_in_time_when_tokens_are_short():
     prompts = table_prompts(codec, 200)
     low = for_model(grammar, lm).min_new_tokens(prompts)
     # Far fewer tokens than the longest row has bytes: rows must end in time, and do.
-    assert low < grammar.max_new_tokens(prompts) // 2
-    gen = generate(lm, prompts, max_new_tokens=low, seed=0, constraint=grammar, **SAMPLE)
+    assert low < enough_tokens(grammar, prompts) // 2
+    gen = generate(lm, prompts, max_new_tokens=low, seed=0, constraint=for_model(grammar, lm), **SAMPLE)
     texts, stats = gen.texts, gen.stats
     assert stats["n_truncated"] == 0 and stats["n_cut"] == 0
     full = [p + c for p, c in zip(prompts, texts, strict=True)]
     assert strict_ok(codec, schema, full).sum() == 200
     # One token fewer: the prompts that need them all cannot end; they are cut and counted.
     need = [for_model(grammar, lm).min_new_tokens([p]) for p in prompts]
-    cut = generate(lm, prompts, max_new_tokens=low - 1, seed=0, constraint=grammar, **SAMPLE)
+    cut = generate(lm, prompts, max_new_tokens=low - 1, seed=0, constraint=for_model(grammar, lm), **SAMPLE)
     assert cut.stats["n_cut"] == sum(n == low for n in need) > 0
 
 
@@ -103,13 +101,13 @@ def test_constraint_turns_a_briefly_trained_model_into_one_that_writes_valid_row
         progress=False,
     )
     prompts = ["label is rare,"] * 300
-    bound = grammar.max_new_tokens(prompts)
+    bound = enough_tokens(grammar, prompts)
     free = generate(lm, prompts, max_new_tokens=bound, seed=3, **SAMPLE).texts
     n_free = int(
         strict_ok(codec, schema, [p + c for p, c in zip(prompts, free, strict=True)]).sum()
     )
     constrained = generate(
-        lm, prompts, max_new_tokens=bound, seed=3, constraint=grammar, **SAMPLE
+        lm, prompts, max_new_tokens=bound, seed=3, constraint=for_model(grammar, lm), **SAMPLE
     ).texts
     n_constrained = int(
         strict_ok(codec, schema, [p + c for p, c in zip(prompts, constrained, strict=True)]).sum()
@@ -150,14 +148,14 @@ def test_a_table_of_85_columns_stays_valid_within_a_short_budget():
         }
     )
     y = pd.Series(rng.choice(["a", "b"], 40), name="label")
-    grammar, codec, schema = RowGrammar.from_frame(wide, y)
+    grammar, codec, schema = frame_grammar(wide, y)
     texts = join_pieces(codec.pieces(wide, y))
     lm = LanguageModel.build(
         LLMConfig(n_layer=1, n_head=2, n_embd=32, vocab_size=400, n_positions=1024), texts, 0
     )
     prompts = ["label is a,"] * 20
     low = for_model(grammar, lm).min_new_tokens(prompts)
-    out = generate(lm, prompts, max_new_tokens=low + 20, seed=0, constraint=grammar, **SAMPLE)
+    out = generate(lm, prompts, max_new_tokens=low + 20, seed=0, constraint=for_model(grammar, lm), **SAMPLE)
     assert out.stats["n_cut"] == out.stats["n_truncated"] == 0
     out = out.texts
     full = [p + c for p, c in zip(prompts, out, strict=True)]

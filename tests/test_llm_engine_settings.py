@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from llm_fake import FAST, FakeLanguageModel, calls, table
 
-from imbllm.llm.config import Budget, LLMConfig
 from imbllm.llm.engine import LLMOversampler
 from imbllm.llm.methods import ImbLLM
+from imbllm.llm.model.config import Budget, LLMConfig
 
 
 @pytest.mark.parametrize(

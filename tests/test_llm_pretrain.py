@@ -14,11 +14,11 @@ import pytest
 import torch
 from llm_fake import split_pieces
 
-import imbllm.llm.cache as cache
+import imbllm.llm.model.cache as cache
 from baselines.llm import GReaT, TapTap
-from imbllm.llm.backbone import LanguageModel, context_length, train_tokenizer
-from imbllm.llm.config import Budget, LLMConfig
 from imbllm.llm.methods import ImbLLM
+from imbllm.llm.model.backbone import LanguageModel, context_length, train_tokenizer
+from imbllm.llm.model.config import Budget, LLMConfig
 from imbllm.llm.pretrain import PRETRAINED_DIR, pretrain_key, pretrained_backbone
 
 FAST = {"epochs": 2, "progress": False, "random_state": 0, "on_shortfall": "record",
@@ -176,10 +176,11 @@ def test_training_code_digest_follows_the_source(tmp_path, monkeypatch):
 
 # Imported by the training modules without deciding the weights they make, and why.
 NOT_DECIDING = {
-    "imbllm.llm.sampling": "generation only",
-    "imbllm.llm.causal": "a protocol and a result type",
-    "imbllm.llm.checkpoint": "a resumed training ends at the same weights (test_llm_checkpoint)",
-    "imbllm.llm.cache": "the cache itself",
+    "imbllm.llm.model.sampling": "generation only",
+    "imbllm.llm.model.causal": "a protocol and a result type",
+    "imbllm.llm.model.checkpoint": "a resumed training ends at the same weights (test_llm_checkpoint)",
+    "imbllm.llm.model.cache": "the cache itself",
+    "imbllm.llm.model": "the model room's door: it finds the backbone class",
     "imbllm.base": "a constant of the interpolation, whose rows the texts digest holds",
 }
 
@@ -197,7 +198,7 @@ def test_every_module_the_training_code_imports_is_digested():
                 for alias in node.names:
                     full = f"{node.module}.{alias.name}"
                     imported.add(full if _is_module(full) else node.module)
-    assert "imbllm.llm.tokenizer" in imported
+    assert "imbllm.llm.model.tokenizer" in imported
     assert imported - set(cache.TRAINING_MODULES) - set(NOT_DECIDING) == set()
 
 
@@ -226,7 +227,7 @@ def _pretrain_worker(cache_dir: str, barrier, results) -> None:
     texts = lambda epoch: CORPUS  # noqa: E731
     key = pretrain_key(TINY, texts, budget, seed=0)
     barrier.wait()  # both look the entry up at the same moment
-    _, stats = pretrained_backbone(LanguageModel, TINY, texts, budget, 0, key, cache_dir, False)
+    _, stats = pretrained_backbone(TINY, texts, budget, 0, key, cache_dir, False)
     results.put(stats["pretrain_cache_hit"])
 
 

@@ -1,4 +1,4 @@
-"""Rows as text and back (imbllm.llm.serialize): exact round trips, the parse rule, numbers."""
+"""Rows as text and back (imbllm.llm.text.serialize): exact round trips, the parse rule, numbers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imbllm.llm.repair import check_rows
-from imbllm.llm.serialize import (
+from imbllm.llm.text.repair import check_rows
+from imbllm.llm.text.serialize import (
     WHITESPACE,
     RowCodec,
     cell_pieces,
@@ -23,7 +23,7 @@ from imbllm.llm.serialize import (
     quote,
     read_numbers,
 )
-from imbllm.llm.strategies import Block, TrainingTexts
+from imbllm.llm.text.strategies import Block, TrainingTexts
 from imbllm.schema import TableSchema
 
 DATASETS = [

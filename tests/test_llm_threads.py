@@ -1,6 +1,6 @@
 """The grammar and its token masks shared by sampling worker threads.
 
-On a CPU, :func:`imbllm.llm.sampling.generate` runs batches on worker threads that step one
+On a CPU, :func:`imbllm.llm.model.sampling.generate` runs batches on worker threads that step one
 :class:`~imbllm.llm.constrain.RowGrammar` and fill one
 :class:`~imbllm.llm.constrain.TokenConstraint`'s caches at once. These tests hammer those
 caches from many threads released together by a barrier, with the interpreter switching
@@ -142,8 +142,8 @@ def _states(grammar, tc) -> list:
     seen, todo = {start}, [start]
     while todo:
         state = todo.pop()
-        keep = tc.masks(state)[0]
-        for t in keep.nonzero().flatten().tolist():
+        keep = tc.masks(state)
+        for t in keep.nonzero()[0].tolist():
             nxt = tc.advance(state, t)
             if nxt is not None and nxt not in seen:
                 seen.add(nxt)
@@ -161,14 +161,14 @@ def test_dead_states_are_counted_once_however_many_threads_find_them():
         alone = TokenConstraint(grammar, VOCAB, eos=0)
         shared = TokenConstraint(grammar, VOCAB, eos=0)
         orders = [random.Random(i).sample(states, len(states)) for i in range(N_THREADS)]
-        masks = hammer(lambda i: [shared.masks(s)[0] for s in orders[i]])  # noqa: B023
+        masks = hammer(lambda i: [shared.masks(s) for s in orders[i]])  # noqa: B023
         for s in states:
             alone.masks(s)
         # Each dead mask counted once: the count one thread makes, not one per thread.
         assert shared.n_dead == alone.n_dead == one.n_dead
         assert len(shared._by_key) == len(alone._by_key)
         # Every thread got the masks one thread gets.
-        by_state = {s: alone.masks(s)[0] for s in states}
+        by_state = {s: alone.masks(s) for s in states}
         for order, got in zip(orders, masks, strict=True):
             assert all(bool((m == by_state[s]).all()) for s, m in zip(order, got, strict=True))
 

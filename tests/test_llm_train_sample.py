@@ -9,10 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
-from imbllm.llm.decoders import GPT2Decoder, HFDecoder  # noqa: E402
-from imbllm.llm.sampling import generate, sample_next  # noqa: E402
-from imbllm.llm.train import (  # noqa: E402
+from imbllm.llm.model.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
+from imbllm.llm.model.decoders import GPT2Decoder, HFDecoder  # noqa: E402
+from imbllm.llm.model.sampling import generate, sample_next  # noqa: E402
+from imbllm.llm.model.train import (  # noqa: E402
     collate,
     encode_texts,
     finetune,
@@ -242,9 +242,9 @@ def test_training_and_sampling_do_not_import_the_model_class(module):
     import ast
     from pathlib import Path
 
-    import imbllm.llm
+    import imbllm.llm.model
 
-    source = Path(imbllm.llm.__file__).with_name(module + ".py").read_text()
+    source = Path(imbllm.llm.model.__file__).with_name(module + ".py").read_text()
     imported = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
@@ -252,8 +252,8 @@ def test_training_and_sampling_do_not_import_the_model_class(module):
             imported.update(f"{node.module}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Import):
             imported.update(a.name for a in node.names)
-    assert "imbllm.llm.causal" in imported or module == "causal"
-    assert not any(name.startswith("imbllm.llm.backbone") for name in imported), imported
+    assert "imbllm.llm.model.causal" in imported or module == "causal"
+    assert not any(name.startswith("imbllm.llm.model.backbone") for name in imported), imported
 
 
 def test_finetune_reports_its_threads_and_generate_leaves_the_model_untouched(trained):

@@ -1,20 +1,30 @@
 """The language-model engine (method.md §1): one oversampler, four configurations.
 
-Text side: :mod:`~imbllm.llm.serialize` (rows as sentences and back),
-:mod:`~imbllm.llm.strategies` (permutation, training rows, prompts), :mod:`~imbllm.llm.labels`,
-:mod:`~imbllm.llm.repair` (strict and published policies), :mod:`~imbllm.llm.decoding`
-(constrained or free; the grammar in :mod:`~imbllm.llm.constrain`), :mod:`~imbllm.llm.rounds`
-(sample until enough valid rows). The engine is three objects: the plan built at fit
-(:mod:`~imbllm.llm.plan`: settings, codec, training texts, prompts, labeller), the drawer that
-samples rows (:mod:`~imbllm.llm.drawer`) and the thin estimator :class:`LLMOversampler`
-(:mod:`~imbllm.llm.engine`), whose methods are rows of :mod:`~imbllm.llm.recipes`; model
-fitting in :mod:`~imbllm.llm.fitting`, saving in :mod:`~imbllm.llm.saving`. Model side, imports running one way:
-:mod:`~imbllm.llm.config` (settings, no torch), :mod:`~imbllm.llm.tokenizer` (the compact
-backbone's tokenizer), :mod:`~imbllm.llm.backbone` (build, save, load; fine-tune and generate
-delegate to :mod:`~imbllm.llm.train` and :mod:`~imbllm.llm.sampling`, which know the model only
-through :mod:`~imbllm.llm.causal`),
-:mod:`~imbllm.llm.pretrain` (the backbone trained on the whole table first) and
-:mod:`~imbllm.llm.cache` (trained models by content).
+Three rooms, imports running one way (``tests/test_llm_layers.py`` checks it):
+
+* :mod:`~imbllm.llm.text`: rows as strings, no torch. :mod:`~imbllm.llm.text.serialize`
+  (rows as sentences and back), :mod:`~imbllm.llm.text.strategies` (permutation, training
+  rows, prompts), :mod:`~imbllm.llm.text.labels`, :mod:`~imbllm.llm.text.repair` (strict and
+  published policies).
+* :mod:`~imbllm.llm.constrain`: what a row may be, no torch. The row grammar, its numbers, one
+  byte trie, token masks as plain arrays and the per-batch guide.
+* :mod:`~imbllm.llm.model`: everything that needs torch, and imports neither room above.
+  :mod:`~imbllm.llm.model.config` (settings, no torch), :mod:`~imbllm.llm.model.tokenizer`,
+  :mod:`~imbllm.llm.model.backbone` (build, save, load; fine-tune and generate delegate to
+  :mod:`~imbllm.llm.model.train` and :mod:`~imbllm.llm.model.sampling`, which know the model
+  only through :mod:`~imbllm.llm.model.causal`; masks meet the logits in
+  :mod:`~imbllm.llm.model.masking`) and :mod:`~imbllm.llm.model.cache` (trained models by
+  content).
+
+Here, the orchestration that joins them. The engine is three objects: the plan built at fit
+(:mod:`~imbllm.llm.plan`: settings, codec, grammar, training texts, prompts, labeller), the
+drawer that samples rows (:mod:`~imbllm.llm.drawer`, sampling rounds in
+:mod:`~imbllm.llm.rounds`; it binds the grammar to the model's tokenizer through
+:mod:`~imbllm.llm.decoding`) and the thin estimator :class:`LLMOversampler`
+(:mod:`~imbllm.llm.engine`, its arguments declared in :mod:`~imbllm.llm.contract`), whose
+methods are rows of :mod:`~imbllm.llm.recipes`; model fitting in :mod:`~imbllm.llm.fitting`
+(the backbone first trained on the whole table by :mod:`~imbllm.llm.pretrain`), saving in
+:mod:`~imbllm.llm.saving`.
 
 Names below are imported on first use, so importing this package does not import torch.
 """

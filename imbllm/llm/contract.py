@@ -22,11 +22,11 @@ from urllib.parse import urlparse
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from imbllm.base import ParameterError
-from imbllm.llm.config import COMPACT, Budget, LLMConfig
 from imbllm.llm.decoding import DECODINGS
-from imbllm.llm.repair import REPAIRS
-from imbllm.llm.serialize import NUMBER_FORMATS
-from imbllm.llm.strategies import LABELS, PERMUTATIONS, PROMPTS, TRAINING_ROWS
+from imbllm.llm.model.config import COMPACT, Budget, LLMConfig
+from imbllm.llm.text.repair import REPAIRS
+from imbllm.llm.text.serialize import NUMBER_FORMATS
+from imbllm.llm.text.strategies import LABELS, PERMUTATIONS, PROMPTS, TRAINING_ROWS
 
 _POSITIVE_INT = [None, Interval(Integral, 1, None, closed="left")]
 

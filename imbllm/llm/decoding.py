@@ -2,7 +2,8 @@
 
 ``constrained`` masks the logits so that every completion is a row the strict check accepts
 (:mod:`imbllm.llm.constrain`): the grammar is built at fit from the codec, the schema and the
-training frame, pickled with the sampler, and bound to the tokenizer on first use. ``free``
+training frame, pickled with the sampler, and bound here to the model's tokenizer
+(:func:`for_model`) when the drawer is made; ``generate`` gets the bound constraint. ``free``
 samples the model as is and leaves invalid rows to the repair policy. Unset, the choice
 follows the repair policy: the corrected protocol's strict check pairs with constrained
 decoding, the published repair with free decoding as the authors ran it.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from imbllm.llm.constrain_grammar import RowGrammar
+from imbllm.llm.constrain import RowGrammar, TokenConstraint, bind
 
 DECODINGS = ("constrained", "free")
 
@@ -39,23 +40,22 @@ def build_grammar(decoding: str, codec, schema, X: pd.DataFrame) -> RowGrammar |
     return RowGrammar.from_codec(codec, schema, X) if decoding == "constrained" else None
 
 
-def check_binds(grammar: RowGrammar | None, lm) -> None:
-    """Bind ``grammar`` to ``lm``'s tokenizer now, so that a backbone whose tokenizer is not
-    byte-level fails at fit with the error naming ``decoding='free'``, not mid-sampling."""
-    if grammar is not None:
-        from imbllm.llm.constrain import for_model
+def for_model(grammar: RowGrammar | None, lm) -> TokenConstraint | None:
+    """``grammar`` bound to ``lm``'s tokenizer and logits width (None for free decoding). A
+    tokenizer that is not byte-level fails here, at fit, with the error naming
+    ``decoding='free'``, not mid-sampling."""
+    if grammar is None:
+        return None
+    width = lm.model.get_output_embeddings().weight.shape[0]
+    return bind(grammar, lm.tokenizer, width)
 
-        for_model(grammar, lm)
 
-
-def completion_budget(grammar: RowGrammar | None, lm, prompts: list[str], usual: int) -> int:
+def completion_budget(constraint: TokenConstraint | None, prompts: list[str], usual: int) -> int:
     """``max_new_tokens`` for ``prompts``: ``usual``, raised under constrained decoding to
     the fewest tokens that let every prompt's row end, so that no constrained row is cut."""
-    if grammar is None or not prompts:
+    if constraint is None or not prompts:
         return usual
-    from imbllm.llm.constrain import for_model
-
-    return max(usual, for_model(grammar, lm).min_new_tokens(prompts))
+    return max(usual, constraint.min_new_tokens(prompts))
 
 
 @dataclass

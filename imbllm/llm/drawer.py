@@ -14,11 +14,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from imbllm.llm import labels as lab
-from imbllm.llm.decoding import DecodeStats, check_binds, completion_budget
+from imbllm.llm.decoding import DecodeStats, completion_budget, for_model
 from imbllm.llm.plan import Plan
-from imbllm.llm.repair import check_rows, incomplete_rows
 from imbllm.llm.rounds import Accepted, continuation_prompt, sample_rounds
+from imbllm.llm.text import labels as lab
+from imbllm.llm.text.repair import check_rows, incomplete_rows
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,9 @@ class Drawer:
     def __init__(
         self, plan: Plan, lm, *, gen_batch_size: int, max_new_tokens: int | None, progress: bool
     ):
-        # Bind the grammar now, so that a tokenizer it cannot work with fails here, at fit,
-        # with the error naming decoding='free', not mid-sampling.
-        check_binds(plan.grammar, lm)
+        # Bound now, so that a tokenizer it cannot work with fails here, at fit, with the
+        # error naming decoding='free', not mid-sampling.
+        self.constraint = for_model(plan.grammar, lm)
         self.plan, self.lm = plan, lm
         self.gen_batch_size, self.progress = gen_batch_size, progress
         self.max_new_tokens = self._completion_length(max_new_tokens)
@@ -112,16 +112,16 @@ class Drawer:
     def _complete(
         self, prompts: list[str], seed: int, max_new_tokens: int, decoded: DecodeStats
     ) -> list[str]:
-        grammar, settings = self.plan.grammar, self.plan.settings
+        settings = self.plan.settings
         out = self.lm.generate(
             prompts,
             temperature=settings.temperature,
             top_k=settings.top_k,
             batch_size=self.gen_batch_size,
-            max_new_tokens=completion_budget(grammar, self.lm, prompts, max_new_tokens),
+            max_new_tokens=completion_budget(self.constraint, prompts, max_new_tokens),
             seed=seed,
             progress=self.progress,
-            constraint=grammar,
+            constraint=self.constraint,
         )
         decoded.add(out.stats)
         return out.texts

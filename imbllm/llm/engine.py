@@ -3,7 +3,7 @@
 :class:`LLMOversampler` runs method.md §1 end to end behind imbalanced-learn's
 ``fit_resample``. GReaT, TapTap, Pred-LLM and ImbLLM are this class with different rows of
 :data:`imbllm.llm.recipes.RECIPES`: the defaults of the strategy switches
-(:mod:`imbllm.llm.strategies`), ``patience`` and ``on_shortfall``. The estimator is thin: a
+(:mod:`imbllm.llm.text.strategies`), ``patience`` and ``on_shortfall``. The estimator is thin: a
 fit builds the :class:`~imbllm.llm.plan.Plan` from the table (:mod:`imbllm.llm.plan`), obtains
 the model (:mod:`imbllm.llm.fitting`: pretraining, fine-tuning, cache) and hands both to a
 :class:`~imbllm.llm.drawer.Drawer` that samples the rows (:mod:`imbllm.llm.drawer`); a fitted
@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from imbllm.base import BaseOversampler, Generated
-from imbllm.llm import contract, fitting, saving
-from imbllm.llm.config import Budget, LLMConfig
+from imbllm.llm import contract, fitting, model, saving
 from imbllm.llm.decoding import resolve_decoding
 from imbllm.llm.drawer import Drawer, ShortfallError
+from imbllm.llm.model.config import LLMConfig
 from imbllm.llm.plan import SETTING_NAMES, Plan, Settings, resolve_settings, seed_from
 from imbllm.llm.recipes import Recipe
 from imbllm.llm.rounds import MAX_CONTINUATIONS
@@ -37,14 +37,14 @@ class LLMOversampler(BaseOversampler):
     llm : str, dict or LLMConfig, default="compact"
         The backbone: ``"compact"`` (a small GPT-2-style model built offline, tokenizer
         trained on the training rows), a Hugging Face hub id such as ``"distilgpt2"``, or a
-        local folder; or a whole :class:`imbllm.llm.config.LLMConfig` (or dict of its
+        local folder; or a whole :class:`imbllm.llm.model.config.LLMConfig` (or dict of its
         fields). ``LLMConfig.pretrain`` says whether the backbone is first trained on the
         whole training split (``"table"``, the compact default; :mod:`imbllm.llm.pretrain`).
     llm_config : dict, optional
-        Other keys of :class:`imbllm.llm.config.LLMConfig` (``n_layer``, ``n_embd``,
+        Other keys of :class:`imbllm.llm.model.config.LLMConfig` (``n_layer``, ``n_embd``,
         ``lora``, ``pretrain``, ...). A ``name`` key (the Hydra group's label) is ignored.
     budget : dict or Budget, optional
-        The training and generation budget (:class:`imbllm.llm.config.Budget` fields,
+        The training and generation budget (:class:`imbllm.llm.model.config.Budget` fields,
         ``pretrain_*`` included); unset fields keep the dataclass defaults.
     epochs, batch_size, learning_rate, warmup_ratio, weight_decay, max_rows_per_epoch
         Fine-tuning budget; each, when not None, overrides ``budget``'s field. Without
@@ -55,7 +55,7 @@ class LLMOversampler(BaseOversampler):
     temperature, top_k, gen_batch_size
         Sampling settings (paper: 0.7, 50, 100; ``gen_batch_size`` overrides ``budget``).
     permutation, training_rows, prompt, label, number_format : str, optional
-        Strategy switches (:mod:`imbllm.llm.strategies`); ``None`` takes the method's recipe
+        Strategy switches (:mod:`imbllm.llm.text.strategies`); ``None`` takes the method's recipe
         (:data:`imbllm.llm.recipes.RECIPES`).
         ``number_format`` is ``"plain"`` or ``"digits"`` (TapTap's digit-by-digit numbers).
     interpolation_ratio : float, default=1.0
@@ -65,7 +65,7 @@ class LLMOversampler(BaseOversampler):
         How class labels are written: the class itself, or its index among sorted classes
         (the authors' code).
     repair : {"strict", "published"}, default="strict"
-        What happens to invalid generated rows (:mod:`imbllm.llm.repair`).
+        What happens to invalid generated rows (:mod:`imbllm.llm.text.repair`).
     decoding : {"constrained", "free"}, optional
         ``"constrained"`` masks the logits so every row passes the strict check (needs a
         byte-level BPE tokenizer); ``"free"`` samples as is. ``None``: constrained with
@@ -195,7 +195,7 @@ class LLMOversampler(BaseOversampler):
         super().check_params()
         config = self._llm_config()
         overrides = {k: getattr(self, k) for k in fitting.BUDGET_ARGS}
-        fitting.resolve_budget(self.budget, overrides, config, Budget)
+        fitting.resolve_budget(self.budget, overrides, config)
         contract.check_host(config, self.device)
 
     def check_data(self, X: pd.DataFrame, y: pd.Series) -> None:
@@ -205,16 +205,13 @@ class LLMOversampler(BaseOversampler):
         contract.check_backbone_data(self._llm_config(), decoding, [str(c) for c in X.columns])
 
     def _llm_config(self) -> LLMConfig:
-        return fitting.resolve_llm_config(self.llm, self.llm_config, self.device, LLMConfig)
+        return fitting.resolve_llm_config(self.llm, self.llm_config, self.device)
 
     # -- the hook -------------------------------------------------------------------------
     def _generate(self, X: pd.DataFrame, y: pd.Series, n: int) -> Generated:
-        # Import torch before the clock starts: importing is not fitting.
-        _, LLMConfig, Budget = fitting.backbone_api()
+        model.language_model()  # imports torch before the clock starts: importing is not fitting
         t0 = time.perf_counter()
-        self.llm_config_ = config = fitting.resolve_llm_config(
-            self.llm, self.llm_config, self.device, LLMConfig
-        )
+        self.llm_config_ = config = self._llm_config()
         settings = self._settings()
         seed = seed_from(self.random_state)
         self.plan_ = plan = Plan.build(
@@ -223,15 +220,15 @@ class LLMOversampler(BaseOversampler):
         )
         self.sampling_strategy_ = {self.minority_class_: n}  # imbalanced-learn's fitted name
         # Text goes under "tags" (the runner logs it as run tags), numbers stay metrics.
-        model = {"backbone": config.name_or_path, "pretrain": config.pretrain}
-        tags = {**settings.tags(**model), **self._method_tags()}
+        backbone = {"backbone": config.name_or_path, "pretrain": config.pretrain}
+        tags = {**settings.tags(**backbone), **self._method_tags()}
         extra = {"n_interpolated": plan.n_interpolated, "tags": tags}
         if n == 0:
             self.lm_ = self.drawer_ = None
             extra.update(n_valid=0, cache_hit=False)
             return Generated(X=X.iloc[:0], y=y.iloc[:0], extra=extra, fallback=plan.fallback)
         overrides = {k: getattr(self, k) for k in fitting.BUDGET_ARGS}
-        budget, tune = fitting.resolve_budget(self.budget, overrides, config, Budget)
+        budget, tune = fitting.resolve_budget(self.budget, overrides, config)
         self.budget_ = tune
         self.lm_, train_stats, hit = fitting.fit_model(
             plan, X, y, config, budget, tune, cache_dir=self.cache_dir, progress=self.progress

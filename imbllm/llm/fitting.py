@@ -2,7 +2,7 @@
 
 :func:`resolve_llm_config` and :func:`resolve_budget` turn the constructor's ``llm``/
 ``llm_config`` and ``budget`` (plus the single budget arguments, which win) into an
-:class:`imbllm.llm.config.LLMConfig` and a :class:`imbllm.llm.config.Budget`.
+:class:`imbllm.llm.model.config.LLMConfig` and a :class:`imbllm.llm.model.config.Budget`.
 :func:`fit_model` then obtains the fine-tuned model for a :class:`imbllm.llm.plan.Plan`: from
 the model cache, or by pretraining the backbone on the whole training split
 (:mod:`imbllm.llm.pretrain`, itself cached) and fine-tuning it on the plan's sentences.
@@ -16,25 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from imbllm.llm.config import TRAINING_KEYS
+from imbllm.llm import model
+from imbllm.llm.model.config import COMPACT, TRAINING_KEYS, Budget, LLMConfig, check_budget
 from imbllm.llm.plan import Plan
-from imbllm.llm.serialize import RowCodec
+from imbllm.llm.text.serialize import RowCodec
 
-COMPACT = "compact"
 #: Learning rate of the compact backbone when none is given (method.md §5: it is trained from
 #: scratch, and the paper's 5e-5 leaves it unable to write plausible rows).
 COMPACT_LEARNING_RATE = 1e-3
 PAPER_LEARNING_RATE = 5e-5
 #: Constructor arguments that override the matching field of ``budget`` when not None.
 BUDGET_ARGS = (*TRAINING_KEYS, "max_new_tokens", "gen_batch_size")
-
-
-def backbone_api():
-    """``(LanguageModel, LLMConfig, Budget)`` of the backbone module (imports torch); the
-    engine's tests replace it with a stand-in model."""
-    from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig
-
-    return LanguageModel, LLMConfig, Budget
 
 
 def _as_dict(value, cls, name: str) -> dict:
@@ -59,7 +51,7 @@ def _as_dict(value, cls, name: str) -> dict:
     return out
 
 
-def resolve_llm_config(llm, llm_config, device: str, LLMConfig):
+def resolve_llm_config(llm, llm_config, device: str) -> LLMConfig:
     """The backbone's :class:`LLMConfig` from the constructor's ``llm``, ``llm_config`` and
     ``device`` (an explicit device wins over the config's)."""
     from imbllm.llm.pretrain import pretrain_mode
@@ -80,11 +72,10 @@ def resolve_llm_config(llm, llm_config, device: str, LLMConfig):
     return config
 
 
-def resolve_budget(budget, overrides: Mapping, config, Budget):
+def resolve_budget(budget, overrides: Mapping, config: LLMConfig) -> tuple[Budget, Budget]:
     """``(budget, tune)``: the :class:`Budget` from the constructor's ``budget`` and the single
     budget arguments (``overrides``, those not None win; the learning rate defaults by
     backbone), and its fine-tuning part (:func:`imbllm.llm.pretrain.finetune_budget`)."""
-    from imbllm.llm.config import check_budget
     from imbllm.llm.pretrain import finetune_budget
 
     values = _as_dict(budget, Budget, "budget")
@@ -105,7 +96,7 @@ def fit_model(
     of ``budget``), or take it from the cache. Returns ``(lm, stats, cache_hit)``."""
     from imbllm.llm import pretrain as pre
 
-    LanguageModel, _, _ = backbone_api()
+    LanguageModel = model.language_model()
     texts = plan.training_texts
     stats: dict = {}
     start = "random" if config.name_or_path == COMPACT else "hub"
@@ -117,7 +108,7 @@ def fit_model(
     def build_and_train(checkpoint=None):
         if config.pretrain == "table":
             lm, pre_stats = pre.pretrained_backbone(
-                LanguageModel, config, table, budget, plan.seed, start, cache_dir, progress
+                config, table, budget, plan.seed, start, cache_dir, progress
             )
             stats.update(pre_stats)
         else:
@@ -128,7 +119,7 @@ def fit_model(
     if cache_dir is None:
         lm, hit = build_and_train(), False
     else:
-        from imbllm.llm.cache import cached_finetune, model_cache_key
+        from imbllm.llm.model.cache import cached_finetune, model_cache_key
 
         key = model_cache_key(**cache_key_parts(plan, config, tune, start))
         lm, hit = cached_finetune(Path(cache_dir), key, build_and_train, load=LanguageModel.load,
@@ -154,7 +145,7 @@ def cache_key_parts(plan: Plan, config, tune, start: str) -> dict:
     """What decides the fine-tuned model. The prompt and label switches act after
     fine-tuning, so methods differing only there (e.g. ``imbllm_no_feature_prompt``) share a
     model; ``start`` is the pretrained backbone's key (or how it starts). ``device`` and
-    ``lora`` select the setup :func:`imbllm.llm.cache.model_cache_key` adds (device kind,
+    ``lora`` select the setup :func:`imbllm.llm.model.cache.model_cache_key` adds (device kind,
     threads, library versions), whether or not the backbone was pretrained."""
     from imbllm.llm.pretrain import texts_digest
 

@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from imbllm.llm.constrain_grammar import RowGrammar
+from imbllm.llm.constrain.grammar import RowGrammar
 from imbllm.llm.decoding import build_grammar, resolve_decoding
-from imbllm.llm.labels import ClassifierLabeler
 from imbllm.llm.recipes import ENGINE_DEFAULTS, Recipe
-from imbllm.llm.repair import Reference
-from imbllm.llm.serialize import NUMBER_FORMATS, RowCodec, quote_series
-from imbllm.llm.strategies import (
+from imbllm.llm.text.labels import ClassifierLabeler
+from imbllm.llm.text.repair import Reference
+from imbllm.llm.text.serialize import NUMBER_FORMATS, RowCodec, quote_series
+from imbllm.llm.text.strategies import (
     LABELS,
     PERMUTATIONS,
     PROMPTS,

@@ -12,7 +12,7 @@ split, seed, text form), and a second method is a cache hit. The engine calls, i
 
     texts = table_texts(codec, X, y, seed)            # at fit, from the training split only
     key = pretrain_key(config, texts, budget, seed)   # part of the fine-tuned model's key
-    lm, stats = pretrained_backbone(LanguageModel, config, texts, budget, seed, key, cache_dir)
+    lm, stats = pretrained_backbone(config, texts, budget, seed, key, cache_dir)
     lm.finetune(method_texts, finetune_budget(budget, config), seed)
 """
 
@@ -26,9 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from imbllm.llm.config import COMPACT, TRAINING_KEYS, Budget, LLMConfig
-from imbllm.llm.serialize import RowCodec
-from imbllm.llm.strategies import Block, TrainingTexts
+from imbllm.llm import model
+from imbllm.llm.model.config import COMPACT, TRAINING_KEYS, Budget, LLMConfig
+from imbllm.llm.text.serialize import RowCodec
+from imbllm.llm.text.strategies import Block, TrainingTexts
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ def finetune_budget(budget: Budget, config: LLMConfig) -> Budget:
 
 def pretrain_key(config: LLMConfig, texts: TrainingTexts, budget: Budget, seed: int) -> str:
     """Cache key of the pretrained backbone (the training code's digest and the setup, thread
-    count included, are added by :func:`imbllm.llm.cache.model_cache_key`)."""
-    from imbllm.llm.cache import model_cache_key
+    count included, are added by :func:`imbllm.llm.model.cache.model_cache_key`)."""
+    from imbllm.llm.model.cache import model_cache_key
 
     first = texts(0)
     train = asdict(pretrain_budget(budget))
@@ -106,7 +107,6 @@ def pretrain_key(config: LLMConfig, texts: TrainingTexts, budget: Budget, seed: 
 
 
 def pretrained_backbone(
-    LanguageModel,
     config: LLMConfig,
     texts: TrainingTexts,
     budget: Budget,
@@ -123,6 +123,7 @@ def pretrained_backbone(
     ``pretrain_cache_hit`` (1.0 or 0.0), ``pretrain_tokens`` and ``pretrain_final_loss`` (NaN
     on a hit).
     """
+    LanguageModel = model.language_model()
     start = time.perf_counter()
     trained: dict = {}
 
@@ -134,7 +135,7 @@ def pretrained_backbone(
     if cache_dir is None:
         lm, hit = build_and_train(), False
     else:
-        from imbllm.llm.cache import cached_finetune
+        from imbllm.llm.model.cache import cached_finetune
 
         root = Path(cache_dir) / PRETRAINED_DIR
         lm, hit = cached_finetune(root, key, build_and_train, load=LanguageModel.load,

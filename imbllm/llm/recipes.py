@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Recipe:
-    """One method: the strategy switches (:mod:`imbllm.llm.strategies`) and the settings it
+    """One method: the strategy switches (:mod:`imbllm.llm.text.strategies`) and the settings it
     runs with unless told otherwise."""
 
     permutation: str

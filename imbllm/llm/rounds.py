@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from imbllm.llm.serialize import IS, SEP, quote
-from imbllm.llm.strategies import Prompter
+from imbllm.llm.text.serialize import IS, SEP, quote
+from imbllm.llm.text.strategies import Prompter
 
 log = logging.getLogger(__name__)
 

@@ -1,17 +1,65 @@
 """A fitted LLM oversampler in a folder: the model as safetensors, everything else pickled.
 
 :meth:`imbllm.llm.engine.LLMOversampler.save` and ``load`` call these; the folder holds
-``model/`` (:meth:`imbllm.llm.backbone.LanguageModel.save`) and ``sampler.joblib`` (the
+``model/`` (:meth:`imbllm.llm.model.backbone.LanguageModel.save`) and ``sampler.joblib`` (the
 sampler's class and fitted state: the plan with schema, prompts and labeller).
+
+A pickle names the modules of the classes it holds. Samplers saved before the engine moved
+into its rooms (``text/``, ``constrain/``, ``model/``) name the old flat modules; they still
+load: while reading, each old module name stands for a module holding the classes it held
+(:data:`OLD_NAMES`).
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
+from contextlib import contextmanager
 from pathlib import Path
 
-from imbllm.llm import fitting
+from imbllm.llm import model
 
 __all__ = ["load_sampler", "save_sampler"]
+
+#: Where the classes a saved sampler pickles lived before the move: old module -> {name:
+#: "new.module:Name"}. ``_Trie`` is the name of ``ByteTrie`` in samplers saved before the tries
+#: had a module of their own.
+OLD_NAMES = {
+    "imbllm.llm.config": {n: "imbllm.llm.model.config:" + n for n in ("LLMConfig", "Budget")},
+    "imbllm.llm.constrain_grammar": {
+        "RowGrammar": "imbllm.llm.constrain.grammar:RowGrammar",
+        "_Trie": "imbllm.llm.constrain.trie:ByteTrie",
+    },
+    "imbllm.llm.constrain_numbers": {"NumberSpec": "imbllm.llm.constrain.numbers:NumberSpec"},
+    "imbllm.llm.constrain_trie": {"ByteTrie": "imbllm.llm.constrain.trie:ByteTrie"},
+    "imbllm.llm.labels": {"ClassifierLabeler": "imbllm.llm.text.labels:ClassifierLabeler"},
+    "imbllm.llm.repair": {"Reference": "imbllm.llm.text.repair:Reference"},
+    "imbllm.llm.serialize": {"RowCodec": "imbllm.llm.text.serialize:RowCodec"},
+    "imbllm.llm.strategies": {
+        n: "imbllm.llm.text.strategies:" + n for n in ("Block", "Prompter", "TrainingTexts")
+    },
+}
+
+
+@contextmanager
+def _old_module_names():
+    """The old module names of :data:`OLD_NAMES` in ``sys.modules`` while a pickle is read."""
+    added = []
+    try:
+        for old, names in OLD_NAMES.items():
+            if old in sys.modules:
+                continue
+            stand_in = types.ModuleType(old, f"Classes pickled under {old}, now moved.")
+            for name, target in names.items():
+                module, attr = target.split(":")
+                setattr(stand_in, name, getattr(importlib.import_module(module), attr))
+            sys.modules[old] = stand_in
+            added.append(old)
+        yield
+    finally:
+        for old in added:
+            sys.modules.pop(old, None)
 
 
 def save_sampler(sampler, path: str | Path) -> None:
@@ -41,7 +89,8 @@ def load_sampler(path: str | Path, device: str | None = None):
             f"{path} holds no saved sampler (sampler.joblib missing); "
             "write one with save(path) after fit_resample."
         )
-    saved = joblib.load(path / "sampler.joblib")
+    with _old_module_names():
+        saved = joblib.load(path / "sampler.joblib")
     if "plan_" not in saved["state"]:
         raise ValueError(
             f"{path} holds a sampler saved by an older version of imbllm (no plan_ in "
@@ -49,6 +98,5 @@ def load_sampler(path: str | Path, device: str | None = None):
         )
     obj = saved["class"].__new__(saved["class"])
     obj.__dict__.update(saved["state"])
-    LanguageModel, _, _ = fitting.backbone_api()
-    obj.lm_ = LanguageModel.load(path / "model", device=device)
+    obj.lm_ = model.language_model().load(path / "model", device=device)
     return obj

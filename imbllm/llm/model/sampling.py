@@ -11,8 +11,10 @@ On a CPU the batches run side by side on worker threads, one per torch thread, e
 arithmetic on one thread and its draws from its own generator seeded by ``(seed, batch)``:
 the completions depend on the seed only, not on the number of cores.
 
-With a ``constraint`` (:mod:`imbllm.llm.constrain`) each row carries a grammar state through
-the batch, its logits are masked before the draw so that the completion stays a valid row, and
+With a ``constraint`` (a :class:`~imbllm.llm.model.masking.RowConstraint`: the drawer binds
+the row grammar of :mod:`imbllm.llm.constrain` to this model's tokenizer) each row carries a
+state through the batch, its logits are masked before the draw
+(:class:`~imbllm.llm.model.masking.MaskedLogits`) so that the completion stays a valid row, and
 the state follows the row when finished rows are dropped.
 """
 
@@ -26,8 +28,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from imbllm.llm.causal import CausalLM, Generation
-from imbllm.llm.decoders import make_decoder
+from imbllm.llm.model.causal import CausalLM, Generation
+from imbllm.llm.model.decoders import make_decoder
+from imbllm.llm.model.masking import MaskedLogits, RowConstraint
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ def _sample_batch(
     decoder, prompts, *, eos, banned, temperature, top_k, max_new_tokens, gen, device, guide=None
 ):
     """Token ids sampled after each prompt, up to (not including) its end token; ``guide``
-    (a :class:`imbllm.llm.constrain.BatchGuide` over the same rows) masks each step."""
+    (a :class:`~imbllm.llm.model.masking.MaskedLogits` over the same rows) masks each step."""
     n = len(prompts)
     ids, mask = _left_pad(prompts, eos)
     logits = decoder.start(ids.to(device), mask.to(device), max_new_tokens)
@@ -168,17 +171,17 @@ def generate(
     max_new_tokens: int,
     seed: int,
     progress: bool = True,
-    constraint=None,
+    constraint: RowConstraint | None = None,
 ) -> Generation:
     """One completion per prompt, in prompt order, with the call's telemetry.
 
     The same ``seed`` gives the same completions on the CPU. A completion that reaches
     ``max_new_tokens`` without an end token is returned as it stands (counted as
     ``n_truncated``; ``finished`` says per prompt whether its completion drew the end
-    token); the parser decides whether it is a valid row. ``constraint`` (a
-    :class:`imbllm.llm.constrain.RowGrammar`) keeps every completion a row the strict check
-    accepts, and ends it in time: no row is cut when ``max_new_tokens`` is at least
-    ``for_model(constraint, lm).min_new_tokens(prompts)`` (:mod:`imbllm.llm.constrain`).
+    token); the parser decides whether it is a valid row. ``constraint`` (a row grammar bound
+    to this model's tokenizer: :func:`imbllm.llm.decoding.for_model`) keeps every completion
+    a row the strict check accepts, and ends it in time: no row is cut when
+    ``max_new_tokens`` is at least its ``min_new_tokens(prompts)``.
     """
     _check(temperature, top_k, batch_size, max_new_tokens)
     tok = lm.tokenizer
@@ -207,12 +210,10 @@ def generate(
         )
         max_new_tokens = room
     banned = tok.pad_token_id if tok.pad_token_id not in (None, eos) else None
-    bound = None
-    if constraint is not None:
-        from imbllm.llm.constrain import for_model
-
-        bound = for_model(constraint, lm)
+    bound = constraint
+    if bound is not None:
         dead_before = bound.n_dead
+        uploads: dict = {}  # mask arrays copied to the device, shared by the batches
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     model = lm.model.eval()
@@ -226,7 +227,8 @@ def generate(
             torch.set_num_threads(1)
         gen = torch.Generator(device=lm.device).manual_seed(batch_seed(seed, j))
         if bound is not None:
-            guides[j] = bound.guide([prompts[i] for i in batches[j]], temperature, max_new_tokens)
+            masks = bound.guide([prompts[i] for i in batches[j]], max_new_tokens)
+            guides[j] = MaskedLogits(masks, lm.device, uploads)
         with torch.inference_mode(), lm.autocast():
             return _sample_batch(
                 make_decoder(model),

@@ -1,6 +1,6 @@
 """The rows a fitted table allows, as a byte automaton: the grammar of constrained decoding.
 
-A row is ``"<column> is <value>"`` pieces joined by ``", "`` (:mod:`imbllm.llm.serialize`),
+A row is ``"<column> is <value>"`` pieces joined by ``", "`` (:mod:`imbllm.llm.text.serialize`),
 every column exactly once, in any order. Names and categories (the class labels included) are
 tries over their written bytes, quoted as the serialiser quotes them; numbers follow the
 column's learnt format (integer or at most ``decimals`` decimals, shortest form: no leading
@@ -11,11 +11,11 @@ on every prefix, so a number that has started can always be finished. ``digits``
 Which columns are written lives outside the automaton, as a bit mask ``W``, so that states
 are shared by all rows: a state is a set of automaton nodes (a set because a value such as
 ``"a,b"`` is, after ``"a,"``, both a longer value and a separator), interned as an int.
-A step reports the column whose name it completed; :mod:`imbllm.llm.constrain` turns states
-into token masks. Every completion the automaton accepts passes
-:func:`imbllm.llm.repair.check_rows` in strict mode.
+A step reports the column whose name it completed; :mod:`imbllm.llm.constrain.tokens` turns
+states into token masks. Every completion the automaton accepts passes
+:func:`imbllm.llm.text.repair.check_rows` in strict mode.
 
-Sampling worker threads (:func:`imbllm.llm.sampling.generate`) step one grammar at once. Its
+Sampling worker threads (:func:`imbllm.llm.model.sampling.generate`) step one grammar at once. Its
 caches are filled as rows go, so they cannot be built before the threads start: reads take
 no lock, and interning, the one write whose result depends on the order of writers (it hands
 out ids), takes a lock on its miss path. The other caches memoise pure functions of interned
@@ -28,15 +28,13 @@ import threading
 
 import pandas as pd
 
-from imbllm.llm.constrain_numbers import NumberSpec
-from imbllm.llm.constrain_trie import ByteTrie
-from imbllm.llm.serialize import IS, SEP, RowCodec, format_numbers, parse_texts, quote
+from imbllm.llm.constrain.numbers import NumberSpec
+from imbllm.llm.constrain.trie import ByteTrie
+from imbllm.llm.text.serialize import IS, SEP, RowCodec, format_numbers, parse_texts, quote
 from imbllm.schema import TableSchema
 
 SEP_NODE, NAME, CAT, NUM = 0, 1, 2, 3
 _COMMA, _BLANK = ord(","), ord(" ")
-# Samplers saved before the tries had a module of their own pickled them under this name.
-_Trie = ByteTrie
 
 
 class RowGrammar:
@@ -44,7 +42,7 @@ class RowGrammar:
 
     ``columns`` in order; ``categories[c]`` the written texts (unquoted) of a categorical
     column or of the label column; ``numbers[c]`` a :class:`NumberSpec`. Build it from what
-    the engine has at fit with :meth:`from_codec`, or from a frame with :meth:`from_frame`.
+    the engine has at fit with :meth:`from_codec`.
     """
 
     def __init__(self, columns: list[str], categories: dict, numbers: dict):
@@ -100,30 +98,6 @@ class RowGrammar:
                 categories[c] = list(codec.category_text[c].values())
         categories[codec.target] = list(codec.label_text.values())
         return cls(codec.columns, categories, numbers)
-
-    @classmethod
-    def from_frame(
-        cls,
-        X: pd.DataFrame,
-        y: pd.Series,
-        number_format: str = "plain",
-        label_format: str = "name",
-        categorical_features="auto",
-    ) -> tuple[RowGrammar, RowCodec, TableSchema]:
-        """Grammar, codec and schema of the table ``(X, y)`` as the engine builds them."""
-        X = X.rename(columns=str)
-        schema = TableSchema.infer(X, categorical_features)
-        classes = sorted(pd.unique(y).tolist(), key=lambda v: (type(v).__name__, v))
-        codec = RowCodec(
-            X.columns,
-            schema.numeric,
-            schema.categories,
-            str(y.name or "target"),
-            classes,
-            label_format=label_format,
-            number_format=number_format,
-        )
-        return cls.from_codec(codec, schema, X), codec, schema
 
     def __getstate__(self):
         # Token constraints bound to a tokenizer are rebuilt on demand, never pickled; a
@@ -284,11 +258,6 @@ class RowGrammar:
             "or '<column> is'), so constrained decoding cannot continue it; end prompts with "
             "',' or use decoding='free'."
         )
-
-    def max_new_tokens(self, prompts) -> int:
-        """Tokens enough for any completion of any of ``prompts`` (every token holds at least
-        one byte; one more for the end token): with it, no constrained row is ever cut."""
-        return max(map(self.max_bytes, self.starts(prompts)), default=0) + 1
 
     def max_bytes(self, state: tuple[int, int]) -> int:
         """An upper bound on the bytes of any completion from ``state``."""

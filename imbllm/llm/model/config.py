@@ -1,5 +1,5 @@
 """Settings of the language-model engine (no torch here: the engine reads them before any
-model is touched; :mod:`imbllm.llm.device` holds the torch helpers).
+model is touched; :mod:`imbllm.llm.model.device` holds the torch helpers).
 
 The two dataclasses mirror the Hydra groups ``conf/llm/*.yaml`` and ``conf/budget/*.yaml``:
 each YAML key is a field name (the group's ``name`` key is ignored by ``from_dict``). Each
@@ -16,7 +16,7 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from imbllm.base import ParameterError, check_declared
-from imbllm.llm.tokenizer import SPLITS
+from imbllm.llm.model.tokenizer import SPLITS
 
 COMPACT = "compact"
 

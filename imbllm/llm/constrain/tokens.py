@@ -1,32 +1,36 @@
-"""Schema-constrained decoding: token masks that keep every completion a valid row.
+"""Token masks that keep every completion a valid row: the grammar over a tokenizer's bytes.
 
-At each step of :func:`imbllm.llm.sampling.generate` every row of a batch has a state
-``(written columns, grammar state)`` of :class:`~imbllm.llm.constrain_grammar.RowGrammar`.
+At each step of :func:`imbllm.llm.model.sampling.generate` every row of a batch has a state
+``(written columns, grammar state)`` of :class:`~imbllm.llm.constrain.grammar.RowGrammar`.
 A token is allowed when its bytes keep the row inside the grammar, whatever grammar
 boundaries they cross (``" age is "`` in the compact ``fields`` tokenizer, ``"Ġis"`` in
-GPT-2's): the vocabulary is a byte trie walked against the automaton once per grammar state,
-which gives each allowed token's next state and the columns it names. Which columns a row
-has written then only picks groups of those tokens, so masks are cached per state and a step
-costs dict lookups plus one ``torch.stack``. The end token is allowed once every column has
-a finished value, and a row short of tokens takes only tokens after which it can still end
-(:mod:`imbllm.llm.constrain_guide`). Every completion so made passes the strict check
-(:func:`imbllm.llm.repair.check_rows`) and reads back through the codec's parser.
+GPT-2's): the vocabulary is a byte trie (:class:`~imbllm.llm.constrain.trie.ByteTrie`) walked
+against the automaton once per grammar state, which gives each allowed token's next state and
+the columns it names. Which columns a row has written then only picks groups of those tokens,
+so masks are cached per state and a step costs dict lookups. A mask is a plain float32 array
+over the vocabulary (1.0 allowed, 0.0 blocked); the model applies it to its logits
+(:mod:`imbllm.llm.model.masking`). The end token is allowed once every column has a finished
+value, and a row short of tokens takes only tokens after which it can still end
+(:mod:`imbllm.llm.constrain.guide`). Every completion so made passes the strict check
+(:func:`imbllm.llm.text.repair.check_rows`) and reads back through the codec's parser.
 
 Sampling worker threads share one bound constraint. A cache hit takes no lock; a miss takes
 the constraint's lock and looks again, so that each expansion and mask is built once and the
 count of dead states (``n_dead``) is the count one thread makes. The per-batch counters live
-on each batch's :class:`BatchGuide` and are summed after the threads end.
+on each batch's :class:`~imbllm.llm.constrain.guide.BatchGuide` and are summed after the
+threads end.
 
 Why not a library: outlines-core compiles a regular expression into a token-level automaton
 and llguidance a context-free grammar; "each column once, in any order" is a language whose
 automaton or grammar needs one state per subset of columns (2^27 for the sick table), while
 here the written columns are a bit mask beside a small shared automaton.
 
-Example (``lm`` a :class:`imbllm.llm.backbone.LanguageModel`)::
+Example (the drawer binds the grammar to the model's tokenizer and logits width)::
 
-    grammar = RowGrammar.from_codec(codec, schema, X)  # or RowGrammar.from_frame(X, y)
-    low = for_model(grammar, lm).min_new_tokens(prompts)  # the fewest tokens that suffice
-    texts = lm.generate(prompts, ..., max_new_tokens=max(low, usual), constraint=grammar).texts
+    grammar = RowGrammar.from_codec(codec, schema, X)
+    constraint = bind(grammar, lm.tokenizer, width)
+    low = constraint.min_new_tokens(prompts)  # the fewest tokens that suffice
+    texts = lm.generate(prompts, ..., max_new_tokens=max(low, usual), constraint=constraint).texts
 """
 
 from __future__ import annotations
@@ -34,22 +38,13 @@ from __future__ import annotations
 import json
 import threading
 
-import torch
+import numpy as np
 
-from imbllm.llm.constrain_grammar import RowGrammar
-from imbllm.llm.constrain_guide import BatchGuide, RowLengths
-from imbllm.llm.constrain_numbers import NumberSpec
+from imbllm.llm.constrain.grammar import RowGrammar
+from imbllm.llm.constrain.guide import BatchGuide, RowLengths
+from imbllm.llm.constrain.trie import ByteTrie
 
-__all__ = [
-    "BatchGuide",
-    "NumberSpec",
-    "RowGrammar",
-    "RowLengths",
-    "TokenConstraint",
-    "bind",
-    "byte_vocabulary",
-    "for_model",
-]
+__all__ = ["TokenConstraint", "bind", "byte_vocabulary"]
 
 
 def _byte_chars() -> dict[int, str]:
@@ -83,9 +78,10 @@ def byte_vocabulary(tokenizer) -> list[bytes | None]:
     return out
 
 
-def bind(constraint, tokenizer, width: int | None = None, device="cpu") -> TokenConstraint:
-    """``constraint`` over ``tokenizer``'s vocabulary: a :class:`TokenConstraint` as is, a
-    :class:`RowGrammar` bound once per tokenizer and device (its masks cached across calls)."""
+def bind(constraint, tokenizer, width: int | None = None) -> TokenConstraint:
+    """``constraint`` over ``tokenizer``'s vocabulary (``width`` logits): a
+    :class:`TokenConstraint` as is, a :class:`RowGrammar` bound once per tokenizer and width
+    (its masks cached across calls)."""
     if isinstance(constraint, TokenConstraint):
         return constraint
     if not isinstance(constraint, RowGrammar):
@@ -93,12 +89,13 @@ def bind(constraint, tokenizer, width: int | None = None, device="cpu") -> Token
             f"constraint={type(constraint).__name__} is neither a RowGrammar nor a "
             "TokenConstraint; build one with RowGrammar.from_codec(codec, schema, X)."
         )
-    key = (id(tokenizer), width, str(device))
+    key = (id(tokenizer), width)
     hit = constraint._bound.get(key)
     if hit is None or hit[0] is not tokenizer:
+        vocab = byte_vocabulary(tokenizer)
         hit = constraint._bound[key] = (
             tokenizer,
-            TokenConstraint.from_tokenizer(constraint, tokenizer, width, device),
+            TokenConstraint(constraint, vocab, tokenizer.eos_token_id, width),
         )
     return hit[1]
 
@@ -108,97 +105,63 @@ def bind(constraint, tokenizer, width: int | None = None, device="cpu") -> Token
 CACHE_BYTES = 256 * 2**20
 
 
-def for_model(constraint, lm) -> TokenConstraint:
-    """``constraint`` bound as :func:`imbllm.llm.sampling.generate` binds it for ``lm`` (a
-    :class:`imbllm.llm.backbone.LanguageModel`): its tokenizer, logits width and device."""
-    width = lm.model.get_output_embeddings().weight.shape[0]
-    return bind(constraint, lm.tokenizer, width, lm.device)
-
-
-def _keep_bias(allowed: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor]:
-    keep = allowed.float()
-    bias = torch.zeros_like(keep).masked_fill_(~allowed, float("-inf"))
-    # Kept where the logits are, so that a step only stacks them.
-    return keep.to(device), bias.to(device)
-
-
 class _Expansion:
     """The allowed tokens of one grammar state, grouped by what they need of the row."""
 
-    def __init__(self, moves: dict, keys: list, groups: torch.Tensor, relevant: int, done: bool):
+    def __init__(self, moves: dict, keys: list, groups: np.ndarray, relevant: int, done: bool):
         self.moves = moves  # token -> (next state, column bits it names)
         self.keys = keys  # per group: (column bits named, candidates or -1)
         self.groups = groups  # (n_groups, width) bool
         self.relevant = relevant  # written columns that can change the mask
         self.done = done  # a value is finished here
-        self.nexts = None  # (next state, tokens leading there): see RowLengths
+        self.nexts = None  # (next state, tokens leading there): TokenConstraint.next_states
 
 
 class TokenConstraint:
-    """Masks over a vocabulary given as byte strings (build with :meth:`from_tokenizer`)."""
+    """Masks over a vocabulary given as byte strings (build with :func:`bind`)."""
 
-    def __init__(
-        self, grammar: RowGrammar, vocab: list, eos: int, width: int | None = None, device="cpu"
-    ):
+    def __init__(self, grammar: RowGrammar, vocab: list, eos: int, width: int | None = None):
         self.grammar = grammar
         self.eos = int(eos)
         self.width = max(int(width or 0), len(vocab), self.eos + 1)
-        self.device = torch.device(device)
         # The vocabulary as a byte trie, so that tokens sharing a prefix share its walk.
-        self._children: list[dict] = [{}]
-        self._ids: list[list[int]] = [[]]
-        for t, piece in enumerate(vocab):
-            if not piece or t == self.eos:
-                continue
-            node = 0
-            for byte in piece:
-                nxt = self._children[node].get(byte)
-                if nxt is None:
-                    nxt = self._children[node][byte] = len(self._children)
-                    self._children.append({})
-                    self._ids.append([])
-                node = nxt
-            self._ids[node].append(t)
+        pieces = [None if not p or t == self.eos else p for t, p in enumerate(vocab)]
+        self._trie = ByteTrie(pieces, with_under=False)
         self._expansions: dict[int, _Expansion] = {}
         self._by_state: dict = {}
         self._by_key: dict = {}
-        only_end = torch.zeros(self.width, dtype=torch.bool)
-        only_end[self.eos] = True
-        self.finished = _keep_bias(only_end, self.device)
+        self.finished = np.zeros(self.width, dtype=np.float32)
+        self.finished[self.eos] = 1.0
+        # Two float arrays a mask once (keep and bias): the budget counts as it did then.
         self.max_cached = max(1000, CACHE_BYTES // (8 * self.width))
         self.lengths = RowLengths(self)
         self.n_dead = 0  # dead-end masks built (written under the lock)
         # Reentrant: a mask's miss path builds its state's expansion, which takes it again.
         self._lock = threading.RLock()
 
-    @classmethod
-    def from_tokenizer(cls, grammar: RowGrammar, tokenizer, width: int | None = None, device="cpu"):
-        vocab = byte_vocabulary(tokenizer)
-        return cls(grammar, vocab, tokenizer.eos_token_id, width, device)
-
     def _expand(self, sid: int) -> _Expansion:
-        g = self.grammar
+        g, trie = self.grammar, self._trie
         moves: dict = {}
         # Depth-first over the vocabulary trie; a branch stops where the grammar does, or
         # where a token would name one column twice.
         stack = [(0, sid, 0)]
         while stack:
             node, s, named = stack.pop()
-            for byte, child in self._children[node].items():
+            for byte, child in trie.children[node].items():
                 nxt = g.step(s, byte)
                 if nxt is None or nxt[1] & named:
                     continue
                 s2, named2 = nxt[0], named | nxt[1]
-                for t in self._ids[child]:
-                    moves[t] = (s2, named2)
-                if self._children[child]:
+                if trie.key_of[child] is not None:
+                    moves[trie.key_of[child]] = (s2, named2)
+                if trie.children[child]:
                     stack.append((child, s2, named2))
         by_need: dict = {}
         for t, (s2, named2) in moves.items():
             cands = g.candidates(s2)
             by_need.setdefault((named2, -1 if cands is None else cands), []).append(t)
         keys = list(by_need)
-        groups = torch.zeros((len(keys), self.width), dtype=torch.bool)
+        groups = np.zeros((len(keys), self.width), dtype=bool)
         relevant = 0
         for i, key in enumerate(keys):
             groups[i, by_need[key]] = True
@@ -223,15 +186,27 @@ class TokenConstraint:
         e = self._expansions.get(sid)
         return e if e is not None else self._fill(self._expansions, sid, self._expand)
 
-    def masks(self, state) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(keep, bias)`` over the vocabulary: 1.0 and 0.0 for tokens that keep the row in
-        the grammar, 0.0 and -inf for the others (floats, so that a step adds them)."""
+    def next_states(self, sid: int) -> list:
+        """The states the allowed tokens of ``sid`` lead to: ``((written bits, state), token
+        ids)`` pairs, the token ids an int array (memoised with the state's expansion; a pure
+        function, so threads that race store the same value)."""
+        e = self._expansion(sid)
+        if e.nexts is None:
+            by_next: dict = {}
+            for t, nxt in e.moves.items():
+                by_next.setdefault(nxt, []).append(t)
+            e.nexts = [(nxt, np.array(ts, dtype=np.int64)) for nxt, ts in by_next.items()]
+        return e.nexts
+
+    def masks(self, state) -> np.ndarray:
+        """Float32 over the vocabulary: 1.0 for tokens that keep the row in the grammar, 0.0
+        for the others (the model turns 0.0 into a -inf logit)."""
         if state is None:
             return self.finished
         m = self._by_state.get(state)
         return m if m is not None else self._fill(self._by_state, state, self._build_masks)
 
-    def _build_masks(self, state) -> tuple[torch.Tensor, torch.Tensor]:
+    def _build_masks(self, state) -> np.ndarray:
         """:meth:`masks` of a state not cached by state (called under the lock)."""
         written, sid = state
         e = self._expansion(sid)
@@ -243,9 +218,10 @@ class TokenConstraint:
                 not named & written and (cands == -1 or bool(cands & ~(written | named)))
                 for named, cands in e.keys
             ]
-            allowed = e.groups[torch.tensor(ok, dtype=torch.bool)].any(0) if any(ok) else None
-            if allowed is None:
-                allowed = torch.zeros(self.width, dtype=torch.bool)
+            if any(ok):
+                allowed = e.groups[np.array(ok, dtype=bool)].any(0)
+            else:
+                allowed = np.zeros(self.width, dtype=bool)
             if (e.done and full) or not allowed.any():
                 # A dead end (a vocabulary that cannot spell the rest) ends the row too.
                 self.n_dead += not (e.done and full)
@@ -253,12 +229,8 @@ class TokenConstraint:
             if len(self._by_key) >= self.max_cached:
                 self._by_key.clear()
                 self._by_state.clear()
-            m = self._by_key[key] = _keep_bias(allowed, self.device)
+            m = self._by_key[key] = allowed.astype(np.float32)
         return m
-
-    def blocked(self, state) -> torch.Tensor:
-        """Bool mask over the vocabulary, True where a token would leave the grammar."""
-        return self.masks(state)[0] == 0
 
     def advance(self, state, token: int):
         """The state after ``token`` (None once the row has ended)."""
@@ -273,8 +245,8 @@ class TokenConstraint:
         ``max_new_tokens`` at least this, a constrained row is never cut."""
         return self.lengths.min_new_tokens(prompts)
 
-    def guide(self, prompts: list[str], temperature: float, max_new_tokens: int) -> BatchGuide:
+    def guide(self, prompts: list[str], max_new_tokens: int) -> BatchGuide:
         """Per-row states of one batch, started from the prompts' texts, for completions of
-        at most ``max_new_tokens`` tokens."""
+        at most ``max_new_tokens`` tokens (:class:`imbllm.llm.model.masking.RowConstraint`)."""
         states = self.grammar.starts(prompts)
-        return BatchGuide(self, states, temperature, max_new_tokens)
+        return BatchGuide(self, states, max_new_tokens)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from imbllm.llm.serialize import RowCodec, read_numbers
+from imbllm.llm.text.serialize import RowCodec, read_numbers
 from imbllm.schema import TableSchema
 
 REPAIRS = ("strict", "published")

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from imbllm.llm.causal import CausalLM
-from imbllm.llm.checkpoint import TrainingCheckpoint
-from imbllm.llm.config import Budget, check_budget
-from imbllm.llm.device import scoped_seed
+from imbllm.llm.model.causal import CausalLM
+from imbllm.llm.model.checkpoint import TrainingCheckpoint
+from imbllm.llm.model.config import Budget, check_budget
+from imbllm.llm.model.device import scoped_seed
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What training and sampling need of a language model, and what sampling returns.
 
-:mod:`imbllm.llm.train` and :mod:`imbllm.llm.sampling` work on any object with these members,
-so they import nothing from :mod:`imbllm.llm.backbone`: the imports run one way, from the
+:mod:`imbllm.llm.model.train` and :mod:`imbllm.llm.model.sampling` work on any object with these members,
+so they import nothing from :mod:`imbllm.llm.model.backbone`: the imports run one way, from the
 model class down to the loops it delegates to. No torch here, so code that only reads a
 :class:`Generation` (the engine's tests with a stand-in model) does not import it.
 """
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 
 class CausalLM(Protocol):
-    """A tokenizer and a causal LM on one device (:class:`imbllm.llm.backbone.LanguageModel`
+    """A tokenizer and a causal LM on one device (:class:`imbllm.llm.model.backbone.LanguageModel`
     is one)."""
 
     tokenizer: Any  # a transformers tokenizer
@@ -33,7 +33,7 @@ class CausalLM(Protocol):
 
 @dataclass
 class Generation:
-    """What :func:`imbllm.llm.sampling.generate` returns: the completions, in prompt order,
+    """What :func:`imbllm.llm.model.sampling.generate` returns: the completions, in prompt order,
     and the call's telemetry (returned, not written on the model, so that callers sharing a
     model never read each other's figures)."""
 

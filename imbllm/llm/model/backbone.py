@@ -10,7 +10,7 @@ Two kinds of backbone share one class:
 
 Example (a tiny model, a few seconds on a CPU)::
 
-    from imbllm.llm.backbone import Budget, LanguageModel, LLMConfig
+    from imbllm.llm.model.backbone import Budget, LanguageModel, LLMConfig
     texts = ["age is 19, smoker is yes", "age is 33, smoker is no"] * 20
     lm = LanguageModel.build(LLMConfig(n_layer=1, n_embd=32, n_head=2), texts, seed=0)
     lm.finetune(lambda epoch: texts, Budget(epochs=30, learning_rate=3e-3), seed=0)
@@ -30,12 +30,12 @@ from pathlib import Path
 
 import torch
 
-from imbllm.llm import sampling as _sampling
-from imbllm.llm import train as _train
-from imbllm.llm.causal import Generation
-from imbllm.llm.config import COMPACT, Budget, LLMConfig
-from imbllm.llm.device import resolve_device, scoped_seed
-from imbllm.llm.tokenizer import EOS_TOKEN, train_tokenizer
+from imbllm.llm.model import sampling as _sampling
+from imbllm.llm.model import train as _train
+from imbllm.llm.model.causal import Generation
+from imbllm.llm.model.config import COMPACT, Budget, LLMConfig
+from imbllm.llm.model.device import resolve_device, scoped_seed
+from imbllm.llm.model.tokenizer import EOS_TOKEN, train_tokenizer
 
 __all__ = ["Budget", "LLMConfig", "LanguageModel", "train_tokenizer"]
 
@@ -48,8 +48,8 @@ class LanguageModel:
     """A tokenizer and a causal LM on one device, with the three operations the engine needs.
 
     Build with :meth:`build` or :meth:`load`. :meth:`finetune` delegates to
-    :func:`imbllm.llm.train.finetune` and :meth:`generate` to
-    :func:`imbllm.llm.sampling.generate` (which returns the completions with their stats).
+    :func:`imbllm.llm.model.train.finetune` and :meth:`generate` to
+    :func:`imbllm.llm.model.sampling.generate` (which returns the completions with their stats).
     """
 
     def __init__(self, tokenizer, model, config: LLMConfig):
@@ -110,7 +110,7 @@ class LanguageModel:
     def finetune(
         self, texts_for_epoch, budget: Budget, seed: int, progress: bool = True, checkpoint=None
     ) -> dict:
-        """:func:`imbllm.llm.train.finetune` on this model; keeps the longest sentence and
+        """:func:`imbllm.llm.model.train.finetune` on this model; keeps the longest sentence and
         the thread count it ran on (saved with the model)."""
         stats = _train.finetune(self, texts_for_epoch, budget, seed, progress, checkpoint)
         self.max_text_tokens_ = max(self.max_text_tokens_, stats["max_text_tokens"])
@@ -118,7 +118,7 @@ class LanguageModel:
         return stats
 
     def generate(self, prompts: list[str], **kwargs) -> Generation:
-        """:func:`imbllm.llm.sampling.generate` on this model: completions and their stats."""
+        """:func:`imbllm.llm.model.sampling.generate` on this model: completions and their stats."""
         return _sampling.generate(self, prompts, **kwargs)
 
     # -- persistence ---------------------------------------------------------------------
@@ -153,7 +153,7 @@ class LanguageModel:
         trained does not matter. Without ``device``, the device saved in its config, or the
         CPU when that is CUDA and this host has none (the model cache passes the run's own).
         A missing or torn file raises an ``OSError`` or a decode error
-        (:data:`imbllm.llm.cache.READ_ERRORS`).
+        (:data:`imbllm.llm.model.cache.READ_ERRORS`).
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -1,6 +1,6 @@
 """The compact backbone's tokenizer: byte-level BPE trained on the rows it will model.
 
-Hub backbones keep their own tokenizers; :mod:`imbllm.llm.backbone` builds this one only for
+Hub backbones keep their own tokenizers; :mod:`imbllm.llm.model.backbone` builds this one only for
 ``name_or_path="compact"``. Nothing here imports torch.
 """
 

@@ -1,7 +1,7 @@
 """Incremental decoders: run a causal LM one token at a time over a left-padded batch.
 
 A decoder keeps the key/value cache of one batch and offers three calls, so that the
-sampling loop in :mod:`imbllm.llm.sampling` is the same for every backbone:
+sampling loop in :mod:`imbllm.llm.model.sampling` is the same for every backbone:
 
 * ``start(ids, mask, max_new_tokens)``: run the left-padded prompts, return the last logits;
 * ``step(tokens)``: feed one token per row, return the next logits;

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from imbllm.llm.serialize import SEP, RowCodec, join_pieces
+from imbllm.llm.text.serialize import SEP, RowCodec, join_pieces
 from imbllm.schema import TableSchema
 
 LABEL_NOT_MINORITY = "label_not_minority"

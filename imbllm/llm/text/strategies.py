@@ -13,7 +13,7 @@
   trimmed to ``n``.
 * **label** — ``prompt``, ``classifier`` (TapTap: XGBoost fitted on the imbalanced table) or
   ``lm`` (Pred-LLM: the fine-tuned model completes the label of the full row); see
-  :mod:`imbllm.llm.labels`.
+  :mod:`imbllm.llm.text.labels`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from imbllm.base import MIN_NEIGHBOUR_ROWS
-from imbllm.llm.serialize import SEP, RowCodec, join_pieces
+from imbllm.llm.text.serialize import SEP, RowCodec, join_pieces
 
 PERMUTATIONS = ("shuffle_all", "features_target_excluded", "target_last", "fixed_y")
 TRAINING_ROWS = ("table", "table_twice", "minority_interpolated")

@@ -1,8 +1,9 @@
 """Per batch and per row length: what :mod:`imbllm.llm.constrain` needs while sampling.
 
 :class:`BatchGuide` keeps the grammar states of one batch in step with the decoder's rows
-(the end token, dropped rows), masks the logits of each step and measures the probability mass
-masked away. :class:`RowLengths` counts the fewest tokens that finish a row from a state, so
+(the end token, dropped rows) and gives each step's masks, one float array per row, which
+the model applies to its logits (:mod:`imbllm.llm.model.masking`, where the probability mass
+masked away is measured). :class:`RowLengths` counts the fewest tokens that finish a row from a state, so
 that a row short of tokens may only take a token after which it can still end: then
 ``max_new_tokens`` never cuts a constrained row, however small, as long as it is at least
 :meth:`RowLengths.min_new_tokens` (a shortest path through the token automaton, piece by
@@ -15,9 +16,7 @@ a state: two threads that miss at once store the same value, so they take no loc
 
 from __future__ import annotations
 
-import time
-
-import torch
+import numpy as np
 
 INF = float("inf")
 
@@ -33,13 +32,13 @@ def _bits(mask: int):
 
 
 class RowLengths:
-    """Fewest tokens to the end of a row, for one :class:`~imbllm.llm.constrain.TokenConstraint`."""
+    """Fewest tokens to the end of a row, for one
+    :class:`~imbllm.llm.constrain.tokens.TokenConstraint`."""
 
     def __init__(self, constraint):
         self.c = constraint
-        self._finished_need = torch.full((constraint.width,), float("inf"))
+        self._finished_need = np.full(constraint.width, INF, dtype=np.float32)
         self._finished_need[constraint.eos] = 0.0
-        self._finished_need = self._finished_need.to(constraint.device)
         self._needs: dict = {}
         self._dist: dict = {}
         self._need_max: dict = {}
@@ -60,7 +59,7 @@ class RowLengths:
             )
         return int(most) + 1
 
-    def need(self, state) -> torch.Tensor:
+    def need(self, state) -> np.ndarray:
         """Per token, how many tokens a row needs after it to end (the end token included;
         inf where the token is blocked)."""
         if state is None:
@@ -78,15 +77,15 @@ class RowLengths:
                     - drop
                     for named, drop, options in to_names
                 ]
-                out[tokens] = torch.tensor(best, dtype=out.dtype)[group] + (left + 1)
-            keep = self.c.masks(state)[0].cpu()
-            out = out.masked_fill_(keep == 0, float("inf"))
+                out[tokens] = np.array(best, dtype=out.dtype)[group] + (left + 1)
+            keep = self.c.masks(state)
+            out[keep == 0] = INF
             if keep[self.c.eos]:
                 out[self.c.eos] = 0.0
-            self._need_max[state] = float(out[out.isfinite()].max())
+            self._need_max[state] = float(out[np.isfinite(out)].max())
             if len(self._needs) >= self.c.max_cached:
                 self._needs.clear()
-            out = self._needs[state] = out.to(self.c.device)
+            self._needs[state] = out
         return out
 
     def _plan(self, sid: int):
@@ -96,9 +95,9 @@ class RowLengths:
         name; and an upper bound of both."""
         if sid not in self._plans:
             g = self.c.grammar
-            base = torch.full((self.c.width,), INF)
+            base = np.full(self.c.width, INF, dtype=np.float32)
             to_names, name_tokens = [], []
-            for (s2, named), tokens in self._nexts(sid):
+            for (s2, named), tokens in self.c.next_states(sid):
                 drop = sum(self._piece(j) for j in _bits(named))
                 if g.column(s2) is not None:
                     base[tokens] = self._in_piece(s2, -1) - drop
@@ -109,14 +108,14 @@ class RowLengths:
                     to_names.append((named, drop, options))
                     name_tokens.append(tokens)
             # The most any token can leave to do beyond the pieces still to write.
-            finite = base[base.isfinite()]
+            finite = base[np.isfinite(base)]
             most = [float(finite.max())] if len(finite) else []
             most += [o[-1][0] - drop for _, drop, o in to_names if o]
             # The tokens before a name, flat, with the group each belongs to.
             names = (None, None, [])
             if to_names:
-                group = [torch.full((len(t),), i) for i, t in enumerate(name_tokens)]
-                names = (torch.cat(name_tokens), torch.cat(group), to_names)
+                group = [np.full(len(t), i, dtype=np.int64) for i, t in enumerate(name_tokens)]
+                names = (np.concatenate(name_tokens), np.concatenate(group), to_names)
             self._plans[sid] = (base, names, max(most, default=0.0))
         return self._plans[sid]
 
@@ -142,15 +141,6 @@ class RowLengths:
             self.need(state)
         return self._need_max[state]
 
-    def _nexts(self, sid: int) -> list:
-        e = self.c._expansion(sid)
-        if e.nexts is None:
-            by_next: dict = {}
-            for t, nxt in e.moves.items():
-                by_next.setdefault(nxt, []).append(t)
-            e.nexts = [(nxt, torch.tensor(ts)) for nxt, ts in by_next.items()]
-        return e.nexts
-
     def _to_end(self, state) -> float:
         """Fewest tokens that finish the row from ``state`` (end token excluded): the piece
         being written, then each column left as ``", <name> is <value>"``."""
@@ -175,7 +165,7 @@ class RowLengths:
             col = g.column(sid)
             best = 0 if col is not None and g.complete(sid) else float("inf")
             if best:
-                for (s2, named), _ in self._nexts(sid):
+                for (s2, named), _ in self.c.next_states(sid):
                     c2 = g.column(s2)
                     if col is not None:
                         stays = named == 0 and c2 == col
@@ -190,12 +180,12 @@ class RowLengths:
 
 
 class BatchGuide:
-    """The constraint's states of one batch, kept in step with the decoder's rows."""
+    """The constraint's states of one batch, kept in step with the decoder's rows: the
+    :class:`imbllm.llm.model.masking.BatchMasks` that sampling asks for each step's masks."""
 
-    def __init__(self, constraint, states: list, temperature: float, max_new_tokens: int):
+    def __init__(self, constraint, states: list, max_new_tokens: int):
         self.constraint = constraint
         self.states = states
-        self.temperature = float(temperature)
         self.max_new_tokens = int(max_new_tokens)
         # Fewer tokens than the longest row has bytes: then a row may only take a token after
         # which it can still end in time (max_new_tokens never cuts a row).
@@ -203,35 +193,24 @@ class BatchGuide:
         self.short = self.max_new_tokens < bound
         self.t = 0
         self.n_cut = 0  # rows that could not end in time (a prompt already too long)
-        self.masked_mass = 0.0  # probability mass masked away, summed over row-steps
-        self.row_steps = 0
-        self.seconds = 0.0
 
-    def apply(self, scaled: torch.Tensor, logits: torch.Tensor | None = None) -> int:
-        """Set the blocked tokens of ``logits`` (``scaled``, the logits at the sampling
-        temperature, when None) to -inf, in place; the most tokens a row may take."""
-        t0 = time.perf_counter()
-        keep, bias = zip(*map(self.constraint.masks, self.states), strict=True)
-        keep, bias = torch.stack(keep), torch.stack(bias)
+    @property
+    def width(self) -> int:
+        return self.constraint.width
+
+    def step(self) -> list[np.ndarray]:
+        """This step's masks, one float32 array per row (1.0 allowed, 0.0 blocked)."""
+        keep = [self.constraint.masks(s) for s in self.states]
         if self.short:
-            self._within(keep, bias, self.max_new_tokens - self.t)
+            self._within(keep, self.max_new_tokens - self.t)
         self.t += 1
-        if bias.shape[1] != scaled.shape[1]:
-            raise ValueError(
-                f"the model has {scaled.shape[1]} logits but the constraint was built for "
-                f"{bias.shape[1]} tokens; build it with width={scaled.shape[1]}."
-            )
-        # The mass masked away, at the sampling temperature, over rows still writing (one
-        # fused softmax: cheaper than two log-sum-exps).
-        kept = torch.softmax(scaled, dim=-1).mul_(keep).sum(-1)
-        live = torch.tensor([s is not None for s in self.states], device=scaled.device)
-        self.masked_mass += float((1.0 - kept)[live].sum())
-        self.row_steps += int(live.sum())
-        (scaled if logits is None else logits).add_(bias)
-        self.seconds += time.perf_counter() - t0
-        return int(keep.sum(-1).max())
+        return keep
 
-    def _within(self, keep, bias, left: int) -> None:
+    def live(self) -> list[bool]:
+        """Per row, whether it is still writing (it has not drawn the end token)."""
+        return [s is not None for s in self.states]
+
+    def _within(self, keep: list, left: int) -> None:
         """Refuse, in place, tokens after which a row could not end in ``left - 1`` tokens
         (only rows whose longest need exceeds that are looked at)."""
         c = self.constraint
@@ -243,17 +222,17 @@ class BatchGuide:
         ]
         if not short:
             return
-        fits = torch.stack([c.lengths.need(self.states[i]) for i in short]) <= left - 1
+        fits = np.stack([lengths.need(self.states[i]) for i in short]) <= left - 1
         stuck = ~fits.any(-1)
         if stuck.any():
             fits[stuck, c.eos] = True
             self.n_cut += int(stuck.sum())
-        keep[short] = fits.float()
-        bias[short] = torch.zeros(fits.shape, device=fits.device).masked_fill_(~fits, float("-inf"))
+        for row, ok in zip(short, fits, strict=True):
+            keep[row] = ok.astype(np.float32)
 
-    def advance(self, tokens: torch.Tensor) -> None:
+    def advance(self, tokens: list[int]) -> None:
         step = self.constraint.advance
-        self.states = [step(s, t) for s, t in zip(self.states, tokens.tolist(), strict=True)]
+        self.states = [step(s, t) for s, t in zip(self.states, tokens, strict=True)]
 
-    def select(self, rows: torch.Tensor) -> None:
-        self.states = [self.states[i] for i in rows.tolist()]
+    def select(self, rows: list[int]) -> None:
+        self.states = [self.states[i] for i in rows]

@@ -33,11 +33,10 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from safetensors import SafetensorError
 
-from imbllm.llm.backbone import LanguageModel
-from imbllm.llm.checkpoint import TrainingCheckpoint
 from imbllm.provenance import model_setup
 
 log = logging.getLogger(__name__)
@@ -50,16 +49,20 @@ READ_ERRORS = (OSError, json.JSONDecodeError, UnicodeDecodeError, SafetensorErro
 
 #: Modules whose source decides the model a key produces: the tokenizer and architecture
 #: (backbone), the settings, the training loop, the text form and orders, the pretraining.
+#: Names, not imports: the model room reads their source, it never imports the text room.
 TRAINING_MODULES = (
-    "imbllm.llm.backbone",
-    "imbllm.llm.tokenizer",
-    "imbllm.llm.config",
-    "imbllm.llm.device",
-    "imbllm.llm.train",
-    "imbllm.llm.serialize",
-    "imbllm.llm.strategies",
+    "imbllm.llm.model.backbone",
+    "imbllm.llm.model.tokenizer",
+    "imbllm.llm.model.config",
+    "imbllm.llm.model.device",
+    "imbllm.llm.model.train",
+    "imbllm.llm.text.serialize",
+    "imbllm.llm.text.strategies",
     "imbllm.llm.pretrain",
 )
+#: A trained model as the cache sees it (:class:`imbllm.llm.model.backbone.LanguageModel`):
+#: anything with ``save(path)``.
+Model = Any
 
 
 def training_code_digest(modules: tuple[str, ...] = TRAINING_MODULES) -> str:
@@ -111,7 +114,7 @@ def model_cache_key(*, device: str = "auto", lora: bool = False, **parts) -> str
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
-def _cached(final: Path, load: Callable[[Path], LanguageModel], *, set_aside: bool) -> LanguageModel | None:
+def _cached(final: Path, load: Callable[[Path], Model], *, set_aside: bool) -> Model | None:
     """The entry at ``final``, or None when there is none or it cannot be read. Only under the
     key's lock (``set_aside``) is an unreadable entry moved aside: a worker outside it could
     otherwise move the good entry another worker has just stored in its place."""
@@ -137,29 +140,35 @@ def _cached(final: Path, load: Callable[[Path], LanguageModel], *, set_aside: bo
 def cached_finetune(
     cache_dir: str | Path,
     key: str,
-    build_and_train: Callable[[TrainingCheckpoint], LanguageModel],
-    load: Callable[..., LanguageModel] | None = None,
+    build_and_train: Callable[..., Model],
+    load: Callable[..., Model] | None = None,
     device: str | None = None,
-) -> tuple[LanguageModel, bool]:
+) -> tuple[Model, bool]:
     """The model stored under ``key``, or ``build_and_train(checkpoint)`` saved there first.
 
     Returns ``(model, hit)``; ``hit`` is True when the model came from the cache. ``load``
-    reads an entry as ``load(path, device=device)`` (default :meth:`LanguageModel.load`):
-    pass the run's device, so that a hit lands where the run computes, not where the entry
+    reads an entry as ``load(path, device=device)`` (default: :meth:`LanguageModel.load`,
+    looked up only then): pass the run's device, so that a hit lands where the run computes, not where the entry
     was trained. Workers asking for the same missing key at once train it once: the others
     wait on the key's lock file and then load it.
-    ``checkpoint`` is the key's training state beside the entry (``.<key>.partial``): pass
+    ``checkpoint`` is the key's training state beside the entry (``.<key>.partial``, a
+    :class:`imbllm.llm.model.checkpoint.TrainingCheckpoint`): pass
     it to the training loop, and a worker killed mid-training leaves its last epoch there for
     the next one; it is removed once the model is stored.
     """
     from filelock import FileLock
 
+    from imbllm.llm.model.checkpoint import TrainingCheckpoint
+
     if not key or any(c in key for c in "/\\."):
         raise ValueError(f"key={key!r} is not a cache key; build one with model_cache_key(...).")
-    reader = LanguageModel.load if load is None else load
+    if load is None:
+        from imbllm.llm.model import language_model
 
-    def read(path: Path) -> LanguageModel:
-        return reader(path, device=device)
+        load = language_model().load
+
+    def read(path: Path) -> Model:
+        return load(path, device=device)
 
     root = Path(cache_dir)
     final = root / key
@@ -179,7 +188,7 @@ def cached_finetune(
     return lm, False
 
 
-def _store(lm: LanguageModel, root: Path, key: str) -> None:
+def _store(lm: Model, root: Path, key: str) -> None:
     final = root / key
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=root))
     try:

@@ -2,7 +2,7 @@
 
 A sweep loses its workers when a session, a node or a job's time limit ends, and pretraining
 the compact backbone on a wide table takes most of an hour on 2 CPU cores. So the loop of
-:func:`imbllm.llm.train.finetune` saves its state at the end of an epoch (at most once every
+:func:`imbllm.llm.model.train.finetune` saves its state at the end of an epoch (at most once every
 ``every_seconds``) into a folder the model cache keeps beside the entry being trained, and
 the next worker that trains the same entry starts from there. The state holds everything the
 remaining epochs draw on (weights, optimiser, schedule, the loop's generator and torch's

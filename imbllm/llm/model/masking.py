@@ -1,0 +1,112 @@
+"""Masks applied to logits: where a constraint's masks meet torch.
+
+The model knows nothing of grammars. :func:`imbllm.llm.model.sampling.generate` takes a
+constraint already bound to its tokenizer (a :class:`RowConstraint`; the drawer binds the row
+grammar of :mod:`imbllm.llm.constrain`), asks it for one :class:`BatchMasks` per batch and, each
+step, for one float array per row over the vocabulary (1.0 allowed, 0.0 blocked).
+:class:`MaskedLogits` turns those into a -inf bias on the logits, measures the probability
+mass the masks removed and tells the sampler how many tokens the widest row may take.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import numpy as np
+import torch
+
+#: Device memory the masks copied in one call of ``generate`` may hold before they are dropped.
+UPLOAD_BYTES = 256 * 2**20
+
+
+class BatchMasks(Protocol):
+    """One batch's rows under a constraint, kept in step with the decoder's rows."""
+
+    n_cut: int  #: rows that could not end in time
+
+    def step(self) -> list[np.ndarray]:
+        """This step's masks: per row, float32 over the vocabulary, 1.0 where allowed."""
+        ...
+
+    def live(self) -> list[bool]:
+        """Per row, whether it is still writing."""
+        ...
+
+    def advance(self, tokens: list[int]) -> None:
+        """Each row took its token."""
+        ...
+
+    def select(self, rows: list[int]) -> None:
+        """Only these rows go on (the decoder dropped the others)."""
+        ...
+
+
+class RowConstraint(Protocol):
+    """A constraint bound to a tokenizer, as ``generate`` takes it."""
+
+    n_dead: int  #: dead-end masks built so far (telemetry)
+
+    def guide(self, prompts: list[str], max_new_tokens: int) -> BatchMasks:
+        """The masks of one batch of completions of ``prompts``."""
+        ...
+
+
+class MaskedLogits:
+    """Applies one batch's masks to its logits; keeps the batch's mask telemetry.
+
+    On a CPU a mask array becomes a tensor without a copy. Elsewhere each distinct array is
+    copied to the device once per call of ``generate`` (``uploads``, shared by its batches, at
+    most :data:`UPLOAD_BYTES` of them): the constraint caches masks per state, so a step
+    mostly reuses them.
+    """
+
+    def __init__(self, masks: BatchMasks, device: torch.device, uploads: dict):
+        self.masks = masks
+        self.device = device
+        self.uploads = uploads
+        self.masked_mass = 0.0  # probability mass masked away, summed over row-steps
+        self.row_steps = 0
+        self.seconds = 0.0
+
+    @property
+    def n_cut(self) -> int:
+        return self.masks.n_cut
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        if self.device.type == "cpu":
+            return torch.from_numpy(array)
+        hit = self.uploads.get(id(array))
+        # The entry holds the array, so its id cannot pass to another while it is cached.
+        if hit is None or hit[0] is not array:
+            if len(self.uploads) * array.nbytes >= UPLOAD_BYTES:
+                self.uploads.clear()
+            hit = self.uploads[id(array)] = (array, torch.from_numpy(array).to(self.device))
+        return hit[1]
+
+    def apply(self, scaled: torch.Tensor, logits: torch.Tensor | None = None) -> int:
+        """Set the blocked tokens of ``logits`` (``scaled``, the logits at the sampling
+        temperature, when None) to -inf, in place; the most tokens a row may take."""
+        t0 = time.perf_counter()
+        keep = torch.stack([self._tensor(a) for a in self.masks.step()])
+        if keep.shape[1] != scaled.shape[1]:
+            raise ValueError(
+                f"the model has {scaled.shape[1]} logits but the constraint was built for "
+                f"{keep.shape[1]} tokens; bind it with width={scaled.shape[1]}."
+            )
+        bias = torch.zeros_like(keep).masked_fill_(keep == 0, float("-inf"))
+        # The mass masked away, at the sampling temperature, over rows still writing (one
+        # fused softmax: cheaper than two log-sum-exps).
+        kept = torch.softmax(scaled, dim=-1).mul_(keep).sum(-1)
+        live = torch.tensor(self.masks.live(), device=scaled.device)
+        self.masked_mass += float((1.0 - kept)[live].sum())
+        self.row_steps += int(live.sum())
+        (scaled if logits is None else logits).add_(bias)
+        self.seconds += time.perf_counter() - t0
+        return int(keep.sum(-1).max())
+
+    def advance(self, tokens: torch.Tensor) -> None:
+        self.masks.advance(tokens.tolist())
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.masks.select(rows.tolist())
