@@ -11,21 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imbllm.metrics import higher_is_better
+from imbllm.registry import methods as registry
 from imbllm.runspec import digest, key_from_logged_params
 from imbllm.tracking import DEFAULT_URI
 
 KEYS = ["experiment", "dataset", "method", "classifier", "ratio", "seed", "protocol"]
 
 DATASET_ORDER = ["german", "fuel", "insurance", "housing", "bank", "adult", "gem_price", "car", "sick", "credit_card"]
-METHOD_ORDER = [
-    "standard", "balance", "random", "smote", "smote_nc", "adasyn", "ctgan", "tvae",
-    "great", "taptap", "pred_llm", "imbllm",
-    "imbllm_no_feature_prompt", "imbllm_random_perm", "imbllm_no_interp",
-    "imbllm_no_pretrain", "imbllm_free", "great_free",
-]
-#: Rows that use more data than the oversamplers (an upper reference): never marked best.
-REFERENCE_ONLY = ("balance",)
-
 
 def load_runs(tracking_uri: str | None = None, experiment_names: list[str] | None = None) -> pd.DataFrame:
     """One row per finished run: the keys, every metric, ``run_id`` and ``artifact_uri``.
@@ -149,18 +142,20 @@ def dataset_order(datasets) -> list[str]:
 
 
 def method_order(methods) -> list[str]:
-    """The paper's order of methods (``METHOD_ORDER``), unknown ones last, sorted."""
-    return _order(methods, METHOD_ORDER)
+    """Methods in table order (``order:`` in conf/method, :mod:`imbllm.registry`); methods
+    without a config last, sorted."""
+    return registry().order(methods)
 
 
 def summary_table(
-    runs: pd.DataFrame, metric: str, *, higher_is_better: bool = True, decimals: int = 4
+    runs: pd.DataFrame, metric: str, *, decimals: int = 4
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Datasets x methods: mean and population std over seeds, and per-dataset ranks.
 
-    Returns ``(mean, std, rank)``; ``rank`` excludes the reference-only rows and has one
-    extra row, ``avg rank``. ``std`` is NaN where a cell has runs of a single seed: a spread
-    of 0 there would read as seeds that agree.
+    Returns ``(mean, std, rank)``; ranks follow the metric's goal (:func:`imbllm.metrics.goal`),
+    leave out the reference rows trained on more data (:attr:`imbllm.registry.Method.upper_bound`)
+    and have one extra row, ``avg rank``. ``std`` is NaN where a cell has runs of a single
+    seed: a spread of 0 there would read as seeds that agree.
     """
     g = runs.groupby(["dataset", "method"])[metric]
     mean = g.mean().unstack("method")
@@ -169,20 +164,21 @@ def summary_table(
     datasets = _order(mean.index, DATASET_ORDER)
     methods = method_order(mean.columns)
     mean, std = mean.loc[datasets, methods], std.loc[datasets, methods]
-    ranked = [m for m in methods if m not in REFERENCE_ONLY]
-    rank = mean[ranked].round(decimals).rank(axis=1, ascending=not higher_is_better, method="average")
+    ranked = [m for m in methods if m not in registry().upper_bounds]
+    rank = mean[ranked].round(decimals).rank(axis=1, ascending=not higher_is_better(metric),
+                                             method="average")
     rank.loc["avg rank"] = rank.mean(axis=0)
     return mean, std, rank
 
 
-def format_table(mean: pd.DataFrame, std: pd.DataFrame, rank: pd.DataFrame, *, higher_is_better: bool = True, decimals: int = 4) -> str:
-    """Markdown: ``mean (std)``, best per dataset in bold, an average-rank row."""
+def format_table(mean: pd.DataFrame, std: pd.DataFrame, rank: pd.DataFrame, *,
+                 decimals: int = 4) -> str:
+    """Markdown: ``mean (std)``, the methods ranked first on a dataset in bold, an
+    average-rank row (``—`` for the rows ``rank`` leaves out)."""
     methods = list(mean.columns)
     lines = ["| dataset | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
     for d in mean.index:
-        row = mean.loc[d]
-        candidates = row[[m for m in methods if m not in REFERENCE_ONLY]].round(decimals)
-        best = candidates.max() if higher_is_better else candidates.min()
+        row, first = mean.loc[d], rank.loc[d].min()
         cells = []
         for m in methods:
             v, s = row[m], std.loc[d, m]
@@ -190,10 +186,10 @@ def format_table(mean: pd.DataFrame, std: pd.DataFrame, rank: pd.DataFrame, *, h
                 cells.append("—")
                 continue
             text = f"{v:.{decimals}f} ({s:.{decimals}f})" if pd.notna(s) else f"{v:.{decimals}f} (1 seed)"
-            if m not in REFERENCE_ONLY and np.isclose(round(v, decimals), best):
+            if m in rank.columns and np.isclose(rank.at[d, m], first):
                 text = f"**{text}**"
             cells.append(text)
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
     avg = rank.loc["avg rank"]
-    lines.append("| avg rank | " + " | ".join("—" if m in REFERENCE_ONLY else f"{avg[m]:.2f}" for m in methods) + " |")
+    lines.append("| avg rank | " + " | ".join(f"{avg[m]:.2f}" if m in avg else "—" for m in methods) + " |")
     return "\n".join(lines)

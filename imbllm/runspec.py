@@ -31,6 +31,7 @@ from imbllm.checks import (
     check_writable_path,
 )
 from imbllm.data.spec import DatasetSpec
+from imbllm.registry import REGISTRY_FIELDS
 
 #: Version of :func:`run_key`, logged as the tag ``key_version`` beside ``run_key``.
 KEY_VERSION = "2"
@@ -197,8 +198,13 @@ def dataset_spec(d: dict, data_dir: str | None = None) -> DatasetSpec:
 
 
 def key_material(spec: RunSpec) -> dict[str, str]:
-    """The flat text of everything that decides a run's result (what :func:`run_key` hashes)."""
-    method = dict(spec.method_config, sampler=spec.sampler_config)
+    """The flat text of everything that decides a run's result (what :func:`run_key` hashes).
+
+    The method's registry fields (how the report places it: role, order, label; see
+    :mod:`imbllm.registry`) decide nothing and are left out.
+    """
+    method = {k: v for k, v in spec.method_config.items() if k not in REGISTRY_FIELDS}
+    method["sampler"] = spec.sampler_config
     return flatten({
         "dataset": spec.dataset.identity(),
         "method": method,
@@ -233,6 +239,7 @@ def key_from_logged_params(params: dict[str, str]) -> str | None:
     except (KeyError, ValueError):
         return None
     skip = {f"config.method.sampler.{k}" for k in NON_RESULT_SAMPLER_KEYS}
+    skip |= {f"config.method.{k}" for k in REGISTRY_FIELDS}
     for k, v in params.items():
         if k.startswith(("config.method.", "config.classifier.", "config.synthetic_metrics.")) and k not in skip:
             material[k[len("config."):]] = v

@@ -31,7 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the project's)")
     p.add_argument("--experiments", nargs="*", default=None, help="experiment names (default: all)")
     p.add_argument("--out", default=str(ROOT / "results"), help="folder for report.md and figures/")
-    p.add_argument("--reference", default="imbllm", help="method compared with every baseline")
+    p.add_argument("--reference", default=None,
+                   help="method compared with every other (default: the one of role proposed "
+                   "in conf/method, imbllm)")
     p.add_argument("--ratio", type=float, default=None, help="imbalance ratio to test (default 0.2)")
     p.add_argument("--protocol", default=None, help="protocol of the synthetic-data tests")
     p.add_argument("--classifier", default=None, help="classifier of the classification tests")

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 
 import imbllm.cli as cli
 import imbllm.pipeline as pipeline
-from imbllm.results import format_table, load_runs, summary_table
+from imbllm.results import load_runs
 
 CONF = str(Path(cli.CONF_DIR))
 GROUPS = ["dataset", "method", "classifier", "protocol"]
@@ -105,55 +105,3 @@ def test_run_logs_metrics_tags_and_artifacts(store):
     path = mlflow.artifacts.download_artifacts(run_id=row["run_id"], artifact_path="synthetic.csv", tracking_uri=store[0].split("=", 1)[1])
     synth = pd.read_csv(path)
     assert len(synth) == metrics["n_generated"] and (synth["CONSUMPTION"] == "high").all()
-
-
-def test_table_mean_std_rank_and_best():
-    runs = pd.DataFrame(
-        {
-            "dataset": ["a"] * 6 + ["b"] * 6,
-            "method": ["smote", "smote", "imbllm", "imbllm", "balance", "balance"] * 2,
-            "seed": [0, 1] * 6,
-            "f1": [0.5, 0.7, 0.6, 0.6, 0.9, 0.9, 0.2, 0.2, 0.1, 0.3, 0.5, 0.5],
-        }
-    )
-    mean, std, rank = summary_table(runs, "f1")
-    assert mean.loc["a", "smote"] == pytest.approx(0.6) and std.loc["a", "smote"] == pytest.approx(0.1)
-    assert rank.loc["a", "smote"] == 1.5 and rank.loc["b", "smote"] == 1.5  # ties share the rank
-    assert "balance" not in rank.columns
-    text = format_table(mean, std, rank)
-    assert "**0.6000 (0.1000)**" in text and "**0.9000" not in text  # balance is never marked
-    assert text.splitlines()[-1].startswith("| avg rank |")
-    # One seed (here logged twice, as two classifiers share one seed's rows) has no spread.
-    one = pd.concat([runs[runs.seed == 0]] * 2)
-    mean, std, rank = summary_table(one, "f1")
-    assert std.isna().all().all()
-    assert "| a | 0.9000 (1 seed) | 0.5000 (1 seed) | **0.6000 (1 seed)** |" in format_table(mean, std, rank)
-
-
-def test_tables_name_the_commands_the_store_recorded():
-    import sys
-
-    sys.path.insert(0, str(Path(CONF).parent / "scripts"))
-    from make_tables import sweep_commands
-
-    runs = pd.DataFrame({"command": ["imbllm-bench -m experiment=x"] * 3 + ["imbllm-bench -m experiment=x seed=3"]})
-    assert sweep_commands(runs) == "`imbllm-bench -m experiment=x`; `imbllm-bench -m experiment=x seed=3`"
-    assert sweep_commands(runs.assign(command=None)).startswith("not recorded")
-
-
-def test_sweep_wall_time_leaves_out_the_gaps_between_sessions():
-    import sys
-
-    sys.path.insert(0, str(Path(CONF).parent / "scripts"))
-    from make_tables import wall_time
-
-    minute = 60_000
-    # Two overlapping runs (0-10, 5-20 min), a session gap, one run inside another (100-110,
-    # 102-104 min): 110 min span, 30 min with a run in progress, 36 min of run time summed.
-    runs = pd.DataFrame({"start_time": [0, 5, 100, 102], "end_time": [10, 20, 110, 104]}) * minute
-    runs["run_seconds"] = [600, 900, 600, 60]
-    assert wall_time(runs) == ("110.0 min from first start to last end (30.0 min with a run in "
-                               "progress), 36.0 min summed over 4 runs")
-    # Back-to-back runs: no gap, nothing to add.
-    back = pd.DataFrame({"start_time": [0, 10 * minute], "end_time": [10 * minute, 20 * minute]})
-    assert wall_time(back) == "20.0 min from first start to last end"

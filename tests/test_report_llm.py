@@ -156,11 +156,11 @@ def test_interpolation_section_tabulates_seed_means_per_ratio_and_plots_every_se
 
 def _claim_runs(imbllm_f1_offset: float) -> pd.DataFrame:
     """Eight baselines, ImbLLM and two ablations on ten datasets, corrected, xgboost."""
-    from imbllm.analysis.claims import BASELINES
+    from imbllm.registry import methods
 
     rows = []
     for d in range(10):
-        for j, m in enumerate(BASELINES):
+        for j, m in enumerate(methods().role("baseline")):
             rows.append(dict(method=m, f1=0.3 + 0.02 * j + 0.001 * d, ent=1.0 + 0.01 * j))
         rows.append(dict(method="imbllm", f1=0.3 + imbllm_f1_offset + 0.001 * d, ent=2.0))
         rows.append(dict(method="imbllm_no_feature_prompt", f1=0.3, ent=1.5 + 0.01 * d))

@@ -13,29 +13,24 @@ import pandas as pd
 from imbllm.analysis.findings import fmt_p
 from imbllm.analysis.stats import seed_means, wilcoxon_holm
 from imbllm.metrics import goal
+from imbllm.registry import methods as registry
 from imbllm.results import dataset_order
 
-FULL = "imbllm"
-#: Each ablation (conf/method) and the component it removes (method.md §2.6; issue 9).
-ABLATIONS: dict[str, str] = {
-    "imbllm_no_feature_prompt": "feature-conditioned prompt (label only)",
-    "imbllm_random_perm": "fixed-Y permutation (target anywhere)",
-    "imbllm_no_interp": "interpolated training rows",
-    "imbllm_no_pretrain": "backbone trained on the table first",
-}
 METRICS = ("f1_minority", "roc_auc", "dum", "entropy")
 
 
 def ablation_matrix(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Datasets x variants (full ImbLLM first) of seed means; empty without ImbLLM or an
-    ablation."""
+    """Datasets x variants (the full method first, then its ablations: ``role: ablation`` in
+    conf/method) of seed means; empty without the full method or an ablation."""
+    full = registry().proposed
+    ablations = registry().ablations(full)
     if metric not in runs:
         return pd.DataFrame()
-    sub = runs[runs["method"].isin([FULL, *ABLATIONS]) & runs[metric].notna()]
-    if FULL not in set(sub["method"]) or len(set(sub["method"])) < 2:
+    sub = runs[runs["method"].isin([full, *ablations]) & runs[metric].notna()]
+    if full not in set(sub["method"]) or len(set(sub["method"])) < 2:
         return pd.DataFrame()
     m = seed_means(sub, metric)
-    cols = [FULL] + [a for a in ABLATIONS if a in m.columns]
+    cols = [full] + [a for a in ablations if a in m.columns]
     return m.loc[dataset_order(m.index), cols]
 
 
@@ -44,14 +39,16 @@ def ablation_table(runs: pd.DataFrame, metric: str, alpha: float = 0.05) -> str:
     m = ablation_matrix(runs, metric)
     if m.empty:
         return ""
-    datasets = list(m.index)
+    datasets, full = list(m.index), m.columns[0]
     lines = ["| variant | " + " | ".join(datasets) + " | mean |",
              "|---" * (len(datasets) + 2) + "|"]
     for variant in m.columns:
-        label = "ImbLLM" if variant == FULL else f"− {ABLATIONS[variant]}"
+        # The full method by its name; an ablation by the component it removes.
+        label = registry().title(variant)
+        label = label if variant == full else f"− {label}"
         cells = ["—" if pd.isna(v) else f"{v:.4f}" for v in m[variant]]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {m[variant].mean():.4f} |")
-    tests = wilcoxon_holm(m, FULL, goal(metric), alpha=alpha)
+    tests = wilcoxon_holm(m, full, goal(metric), alpha=alpha)
     lines += ["", f"Full ImbLLM against each variant ({goal(metric)}d; Wilcoxon over datasets, "
               f"Holm, alpha = {alpha}):", "",
               "| variant | datasets | wins | ties | losses | median diff | p | p (Holm) |",

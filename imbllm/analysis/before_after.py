@@ -14,14 +14,9 @@ from __future__ import annotations
 import pandas as pd
 
 from imbllm.metrics import higher_is_better
+from imbllm.registry import methods as registry
 from imbllm.results import dataset_order, method_order
 
-#: Comparisons inside one experiment: (before, after) method names of conf/method.
-PAIRS: dict[str, tuple[str, str]] = {
-    "ImbLLM, pretraining: none → table": ("imbllm_no_pretrain", "imbllm"),
-    "ImbLLM, decoding: free → constrained": ("imbllm_free", "imbllm"),
-    "GReaT, decoding: free → constrained": ("great_free", "great"),
-}
 #: Rows made, classification, distance to the unseen minority, diversity (protocol.md §4).
 COLUMNS = ("rows_made", "f1_minority", "roc_auc", "dum", "pairwise_distance", "unique_ratio",
            "entropy")
@@ -70,9 +65,11 @@ def pair_table(before: pd.DataFrame, after: pd.DataFrame) -> str:
 
 
 def section(runs: pd.DataFrame) -> list[str]:
-    """Markdown blocks, one per comparison of :data:`PAIRS` whose two methods have runs."""
+    """Markdown blocks, one per comparison inside one experiment whose two methods have runs:
+    each method with a ``change`` in conf/method against the method it is ``of``
+    (:meth:`imbllm.registry.Methods.pairs`)."""
     md = []
-    for title, (before, after) in PAIRS.items():
+    for title, before, after in registry().pairs():
         table = pair_table(runs[runs["method"] == before], runs[runs["method"] == after])
         if table:
             md.append(f"### {title} (`{before}` → `{after}`)\n\n{table}\n")

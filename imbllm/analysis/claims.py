@@ -13,14 +13,11 @@ import pandas as pd
 
 from imbllm.analysis.findings import and_join, fmt_p, ordinal, place, significant_sides
 from imbllm.analysis.stats import Comparison, compare
-from imbllm.metrics import goal
+from imbllm.metrics import HEADLINE, goal
+from imbllm.registry import methods as registry
 
-REFERENCE = "imbllm"
-#: The paper's eight baselines (method.md, mission).
-BASELINES = ("smote", "smote_nc", "adasyn", "ctgan", "tvae", "great", "taptap", "pred_llm")
 #: The ablations that remove what the entropy argument credits (method.md §2.6).
 ENTROPY_ABLATIONS = ("imbllm_no_feature_prompt", "imbllm_no_interp")
-F1_AUC = {"published": ("f1_published", "auc_published"), "corrected": ("f1_minority", "roc_auc")}
 CLOSER, DIVERSE = ("dum",), ("pairwise_distance", "unique_ratio", "entropy")
 
 
@@ -57,14 +54,15 @@ def _verdict(levels: list[int]) -> str:
 
 def _judge(runs: pd.DataFrame, methods: tuple[str, ...], metrics, alpha: float):
     """``(standings, missing)``: a standing per metric the runs hold, and the metrics they lack."""
-    sub = runs[runs["method"].isin((REFERENCE, *methods))]
+    reference = registry().proposed
+    sub = runs[runs["method"].isin((reference, *methods))]
     if not set(methods) & set(sub["method"]):
         return [], list(metrics)  # nothing to compare ImbLLM with
     out, missing = [], []
     for metric in metrics:
-        if metric in sub and sub[metric].notna().any() and REFERENCE in set(sub["method"]):
+        if metric in sub and sub[metric].notna().any() and reference in set(sub["method"]):
             out.append(_standing(compare(sub[sub[metric].notna()], metric, goal(metric),
-                                         reference=REFERENCE, alpha=alpha)))
+                                         reference=reference, alpha=alpha)))
         else:
             missing.append(metric)
     return out, missing
@@ -112,22 +110,31 @@ def _claims(runs: pd.DataFrame, classifier: str, synthetic_protocol: str, alpha:
     """``(title, how it was tested, judged)`` per claim, protocol by protocol where the claim
     is about scores."""
     test = f"average ranks with the Friedman test; Wilcoxon signed-rank, Holm, alpha = {alpha}"
-    for mode, metrics in F1_AUC.items():
+    baselines = registry().role("baseline")  # the paper's (method.md §3)
+    for mode, names in HEADLINE.items():
         sl = runs[(runs["protocol"] == mode) & (runs["classifier"] == classifier)]
         if len(sl):
-            yield (f"Claim: ImbLLM beats all eight baselines on F1 and AUC ({mode} protocol).",
-                   f"{classifier}; {test}; against {', '.join(BASELINES)}",
-                   _judge(sl, BASELINES, metrics, alpha))
+            yield (f"Claim: ImbLLM beats all {_count(len(baselines))} baselines on F1 and AUC "
+                   f"({mode} protocol).",
+                   f"{classifier}; {test}; against {', '.join(baselines)}",
+                   _judge(sl, baselines, (names["F1"], names["AUC"]), alpha))
     syn = runs[runs["protocol"] == synthetic_protocol]
     yield ("Claim: ImbLLM's rows lie closer to the unseen minority and are more diverse than "
            f"those of the other methods ({synthetic_protocol} protocol).",
            f"closer: `dum`; diverse: {', '.join(f'`{m}`' for m in DIVERSE)}; {test}",
-           _judge(syn, BASELINES, CLOSER + DIVERSE, alpha))
+           _judge(syn, baselines, CLOSER + DIVERSE, alpha))
     yield ("Claim: conditioning on the label and a feature value, and interpolating, raises the "
            f"entropy of the generated rows over label-only prompting ({synthetic_protocol} "
            "protocol).",
            f"`entropy` of ImbLLM against {' and '.join(ENTROPY_ABLATIONS)}; {test}",
            _judge(syn, ENTROPY_ABLATIONS, ("entropy",), alpha))
+
+
+def _count(n: int) -> str:
+    """A count as the paper writes it ("all eight baselines")."""
+    words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+             "eleven", "twelve")
+    return words[n] if n < len(words) else str(n)
 
 
 def verdicts(runs: pd.DataFrame, classifier: str, synthetic_protocol: str,

@@ -12,13 +12,12 @@ import numpy as np
 import pandas as pd
 
 from imbllm.analysis.stats import Comparison
+from imbllm.metrics import HEADLINE
 
 #: The paper's claim behind each metric, completing "the paper's claim that ImbLLM ...".
 CLAIMS: dict[str, str] = {
-    "f1_published": "gives the best F1",
-    "f1_minority": "gives the best F1",
-    "auc_published": "gives the best AUC",
-    "roc_auc": "gives the best AUC",
+    **{metric: f"gives the best {short}" for names in HEADLINE.values()
+       for short, metric in names.items()},
     "dum": "generates rows closest to the unseen minority",
     "dum_ratio": "generates rows closest to the unseen minority",
     "coverage": "covers the unseen minority best",

@@ -10,6 +10,7 @@ keys (``dataset, method, classifier, ratio, seed, protocol``), every metric and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,6 @@ from pathlib import Path
 import pandas as pd
 
 from imbllm.analysis import (
-    ablation,
-    before_after,
     claims,
     dataset_figures,
     figures,
@@ -28,20 +27,10 @@ from imbllm.analysis import (
     summary,
 )
 from imbllm.analysis.stats import Comparison, compare, seed_means
-from imbllm.metrics import SYNTHETIC_METRICS, goal, higher_is_better
+from imbllm.metrics import HEADLINE, SYNTHETIC_METRICS, goal, higher_is_better
+from imbllm.registry import methods as registry
 from imbllm.results import method_order
 
-#: Which logged metrics are "F1" and "AUC" in each protocol mode (protocol.md §3).
-MODE_METRICS = {
-    "published": {"F1": "f1_published", "AUC": "auc_published"},
-    "corrected": {"F1": "f1_minority", "AUC": "roc_auc"},
-}
-#: Rows that are references, not competitors: left out of ranks and tests.
-REFERENCE_ROWS = ("balance",)
-#: ImbLLM minus a component, and the before cells of the engine's fixes: each is set against
-#: the method it varies in its own section (ablation table, before/after), so the pooled ranks
-#: and tests hold the paper's rows only, as in its main table.
-VARIANTS = (*ablation.ABLATIONS, *(before for before, _ in before_after.PAIRS.values()))
 FIGURE_PREFIXES = ("cd_", "dum_", "embedding_", "interpolation")
 
 
@@ -49,7 +38,8 @@ FIGURE_PREFIXES = ("cd_", "dum_", "embedding_", "interpolation")
 class ReportOptions:
     """What to report on. ``None`` picks the default slice from what the runs hold."""
 
-    reference: str = "imbllm"
+    #: The method compared with every other; None: the registry's proposed method.
+    reference: str | None = None
     ratio: float | None = None
     protocol: str | None = None
     classifier: str | None = None
@@ -84,7 +74,9 @@ def build_report(
     seed, ratio)`` returns ``(R, U, numeric, categorical)``. The defaults read the MLflow
     artifact and rebuild the split; tests pass stand-ins.
     """
+    reg = registry()
     opt = options or ReportOptions()
+    opt = dataclasses.replace(opt, reference=opt.reference or reg.proposed)
     side = runs["experiment"].isin([opt.scratch_experiment, opt.interpolation_experiment])
     scratch = runs[runs["experiment"] == opt.scratch_experiment]
     interp = runs[runs["experiment"] == opt.interpolation_experiment]
@@ -106,13 +98,16 @@ def build_report(
     at_ratio = runs[runs["ratio"] == ratio]
     protocol = _pick(at_ratio["protocol"], opt.protocol or "corrected")
     classifier = _pick(at_ratio["classifier"], opt.classifier or "xgboost")
-    competing = at_ratio[~at_ratio["method"].isin(REFERENCE_ROWS)]
-    ranked = competing[~competing["method"].isin(VARIANTS)]
+    # Reference rows trained on more data are not competitors; variants of a method (its
+    # ablations, the before cells of its fixes) are set against it in their own sections, so
+    # the pooled ranks and tests hold the paper's rows, as in its main table.
+    competing = at_ratio[~at_ratio["method"].isin(reg.upper_bounds)]
+    ranked = competing[~competing["method"].isin(reg.variants)]
 
     md = [_header(runs, opt, ratio, protocol, classifier)]
     # -- comparisons --------------------------------------------------------------------
     comparisons: list[tuple[str, Comparison]] = []
-    for mode, names in MODE_METRICS.items():
+    for mode, names in HEADLINE.items():
         sl = ranked[(ranked["protocol"] == mode) & (ranked["classifier"] == classifier)]
         for short, metric in names.items():
             if metric in sl.columns and sl[metric].notna().any():
@@ -121,7 +116,7 @@ def build_report(
                                             alpha=opt.alpha)))
     synth = competing[competing["protocol"] == protocol]
     synth = synth[synth["dum"].notna()] if "dum" in synth.columns else synth.iloc[:0]
-    synth_ranked = synth[~synth["method"].isin(VARIANTS)]
+    synth_ranked = synth[~synth["method"].isin(reg.variants)]
     for metric in SYNTHETIC_METRICS:
         if (metric != "dum_reference" and metric in synth.columns
                 and synth_ranked[metric].notna().any()):
@@ -134,7 +129,7 @@ def build_report(
     if "dum_ratio" in synth.columns and len(synth):
         md.append(findings.dum_ratio_paragraph(seed_means(synth, "dum_ratio"), opt.reference)
                   + "\n")
-    md += [p + "\n" for p in (llm_rows.made_paragraph(at_ratio, m) for m in MODE_METRICS) if p]
+    md += [p + "\n" for p in (llm_rows.made_paragraph(at_ratio, m) for m in HEADLINE) if p]
     md.append("## The paper's claims (method.md §4)\n")
     md += claims.section(competing, classifier, protocol, opt.alpha)
     md += llm_sections.sections(at_ratio, scratch[scratch["ratio"] == ratio],
@@ -143,9 +138,11 @@ def build_report(
                                 alpha=opt.alpha)
 
     md.append("## Classification\n")
-    md.append("Mean (population std) over seeds, best per dataset in bold; `balance` is the "
-              "reference trained on the training split before the minority was cut.\n")
-    for mode, names in MODE_METRICS.items():
+    one = len(reg.upper_bounds) == 1
+    md.append(f"Mean (population std) over seeds, best per dataset in bold; {_bounds(reg)} "
+              f"{'is the reference' if one else 'are the references'} trained on the training "
+              "split before the minority was cut.\n")
+    for mode, names in HEADLINE.items():
         for clf in sorted(at_ratio["classifier"].dropna().unique()):
             sl = at_ratio[(at_ratio["protocol"] == mode) & (at_ratio["classifier"] == clf)]
             for short, metric in names.items():
@@ -206,19 +203,22 @@ def _header(runs, opt, ratio, protocol, classifier) -> str:
         f"ratios: {listing('ratio')}; seeds: {listing('seed')}\n"
         f"- code versions: {', '.join(map(str, sorted(versions))) or 'not logged'}\n"
         f"- tests: ratio {ratio}; classification ranks use {classifier}, synthetic-data ranks "
-        f"the {protocol} protocol; reference method `{opt.reference}`; `balance` left out of "
-        f"ranks, and so are ImbLLM's ablations and the before cells of the engine's fixes "
-        f"(each has its own section); alpha = {opt.alpha}\n"
+        f"the {protocol} protocol; reference method `{opt.reference}`; "
+        f"{_bounds(registry())} left out of ranks, and so are ImbLLM's ablations and the "
+        f"before cells of the engine's fixes (each has its own section); alpha = {opt.alpha}\n"
     )
+
+
+def _bounds(reg) -> str:
+    """The reference rows trained on more data than the oversamplers, as the text names them."""
+    return findings.and_join([f"`{m}`" for m in reg.upper_bounds]) or "no row"
 
 
 def _table(runs: pd.DataFrame, metric: str) -> str:
     from imbllm.results import format_table, summary_table
 
-    sub = runs[runs[metric].notna()]
-    hib = higher_is_better(metric)
-    mean, std, rank = summary_table(sub, metric, higher_is_better=hib)
-    return format_table(mean, std, rank, higher_is_better=hib)
+    mean, std, rank = summary_table(runs[runs[metric].notna()], metric)
+    return format_table(mean, std, rank)
 
 
 def _cap_note(synth: pd.DataFrame) -> str:

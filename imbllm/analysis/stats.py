@@ -4,8 +4,9 @@ Demšar (2006) is the recipe: average each method over seeds on each dataset, ra
 per dataset (1 = best, ties share the mean rank), test whether the ranks differ at all
 (Friedman), then which pairs differ (Nemenyi, and its critical difference), and compare the
 proposed method with each baseline (Wilcoxon signed-rank over datasets, Holm-corrected).
-The tests come from scipy, scikit-posthocs and statsmodels; this module only shapes the data
-and keeps the direction of every metric straight (:func:`imbllm.metrics.goal`).
+The tests come from scipy and scikit-posthocs, Holm's correction from :func:`holm`; this module
+only shapes the data and keeps the direction of every metric straight
+(:func:`imbllm.metrics.goal`).
 
 Example
 -------
@@ -133,8 +134,6 @@ def wilcoxon_holm(
     gets p = 1. Columns: ``baseline, n, wins, ties, losses, median_diff, statistic, p,
     p_holm, significant`` (``significant``: ``p_holm < alpha``).
     """
-    from statsmodels.stats.multitest import multipletests
-
     _check_goal(goal)
     if reference not in matrix.columns:
         raise KeyError(f"reference method {reference!r} is not among {list(matrix.columns)}.")
@@ -159,9 +158,26 @@ def wilcoxon_holm(
     out["p_holm"] = np.nan
     tested = out["p"].notna()
     if tested.any():
-        out.loc[tested, "p_holm"] = multipletests(out.loc[tested, "p"], alpha=alpha,
-                                                  method="holm")[1]
+        out.loc[tested, "p_holm"] = holm(out.loc[tested, "p"].to_numpy())
     out["significant"] = out["p_holm"] < alpha
+    return out
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values, in the order given.
+
+    The k-th smallest of m p-values is multiplied by ``m - k + 1``, made non-decreasing and
+    capped at 1: the operations of statsmodels' ``multipletests(method="holm")``, which also
+    runs a full garbage collection per call (seconds over a report's thirty tests).
+
+    >>> holm(np.array([0.01, 0.04, 0.03])).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    order = np.argsort(p)
+    adjusted = np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1))
+    adjusted[adjusted > 1] = 1
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
     return out
 
 

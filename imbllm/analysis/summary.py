@@ -14,12 +14,15 @@ import pandas as pd
 from imbllm.analysis import llm_rows
 from imbllm.analysis.findings import and_join, fmt_p, ordinal, place, significant_sides
 from imbllm.analysis.stats import Comparison
+from imbllm.metrics import HEADLINE
 from imbllm.results import method_order
 
 BEGIN = "<!-- results:begin (written by scripts/make_report.py --readme; do not edit) -->"
 END = "<!-- results:end -->"
-#: The comparisons the block keeps: the scores and the metrics the paper's claims rest on.
-HEADLINE = ("F1 ", "AUC ", "dum ", "pairwise_distance ", "entropy ")
+#: The metrics whose comparisons the block keeps: the paper's two scores in each protocol mode
+#: and the synthetic-data metrics its claims rest on.
+KEPT = (*(m for names in HEADLINE.values() for m in names.values()), "dum",
+        "pairwise_distance", "entropy")
 
 
 def _standing(c: Comparison) -> str:
@@ -43,7 +46,7 @@ def ranks_table(comparisons: list[tuple[str, Comparison]], reference: str) -> st
     lines = [f"| comparison | datasets | best (average rank) | `{reference}` (average rank) | "
              f"Friedman | `{reference}`, Wilcoxon + Holm |", "|---" * 6 + "|"]
     for label, c in comparisons:
-        if not label.startswith(HEADLINE) or c.friedman.n_datasets == 0:
+        if c.metric not in KEPT or c.friedman.n_datasets == 0:
             continue
         best = f"{c.ranks.index[0]} ({float(c.ranks.iloc[0]):.2f})"
         lines.append(f"| {label} | {c.friedman.n_datasets} | {best} | {_standing(c)} | "

@@ -6,7 +6,7 @@ and tests read the direction from here and nowhere else.
 
 from __future__ import annotations
 
-from imbllm.metrics.classification import CLASSIFICATION_METRICS
+from imbllm.metrics.classification import CLASSIFICATION_METRICS, SCORES
 from imbllm.metrics.synthetic import MAXIMIZE, METRIC_NAMES, METRICS, MINIMIZE, synthetic_metrics
 
 SYNTHETIC_METRICS = METRIC_NAMES
@@ -35,7 +35,22 @@ def higher_is_better(metric: str) -> bool:
     return goal(metric) == MAXIMIZE
 
 
+#: Per protocol mode, the logged scores that are the paper's "F1" and "AUC" there
+#: (``{"published": {"F1": "f1_published", "AUC": "auc_published"}, ...}``).
+HEADLINE: dict[str, dict[str, str]] = {
+    mode: {s.headline: s.name for s in SCORES if s.protocol == mode and s.headline}
+    for mode in dict.fromkeys(s.protocol for s in SCORES)
+}
+
+
+def protocol_scores(protocol: str) -> list[str]:
+    """The scores a protocol mode's tables show: its "F1" and "AUC" first, then the others in
+    table order; none for an unknown mode."""
+    first = list(HEADLINE.get(protocol, {}).values())
+    return first + [s.name for s in SCORES if s.protocol == protocol and s.name not in first]
+
+
 __all__ = [
-    "CLASSIFICATION_METRICS", "GOALS", "MAXIMIZE", "MINIMIZE", "SYNTHETIC_METRICS", "goal",
-    "higher_is_better", "synthetic_metrics",
+    "CLASSIFICATION_METRICS", "GOALS", "HEADLINE", "MAXIMIZE", "MINIMIZE", "SCORES",
+    "SYNTHETIC_METRICS", "goal", "higher_is_better", "protocol_scores", "synthetic_metrics",
 ]

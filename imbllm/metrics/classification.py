@@ -1,10 +1,12 @@
 """Classification metrics of one run, both protocol modes (protocol.md §3).
 
-All are computed for every run; the protocol mode decides how the data was encoded, and the
-table script decides which to show. Labels are integer codes (index in the sorted classes).
+All are computed for every run; the protocol mode decides how the data was encoded, and
+:data:`SCORES` which mode's tables show each and which are the paper's "F1" and "AUC". Labels are integer codes (index in the sorted classes).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from imblearn.metrics import geometric_mean_score
@@ -18,19 +20,32 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import label_binarize
 
-#: Logged names, in table order.
-CLASSIFICATION_METRICS = (
-    "f1_published",
-    "auc_published",
-    "f1_minority",
-    "f1_macro",
-    "roc_auc",
-    "pr_auc",
-    "balanced_accuracy",
-    "g_mean",
-    "mcc",
-    "accuracy",
+
+@dataclass(frozen=True)
+class Score:
+    """One logged score: the protocol mode whose tables show it and, for the paper's two
+    scores, the name the paper gives it in that mode (``"F1"``, ``"AUC"``; protocol.md §3)."""
+
+    name: str
+    protocol: str
+    headline: str | None = None
+
+
+#: Every logged score, in table order; each is maximised.
+SCORES = (
+    Score("f1_published", "published", "F1"),
+    Score("auc_published", "published", "AUC"),
+    Score("f1_minority", "corrected", "F1"),
+    Score("f1_macro", "corrected"),
+    Score("roc_auc", "corrected", "AUC"),
+    Score("pr_auc", "corrected"),
+    Score("balanced_accuracy", "corrected"),
+    Score("g_mean", "corrected"),
+    Score("mcc", "corrected"),
+    Score("accuracy", "published"),
 )
+#: Logged names, in table order.
+CLASSIFICATION_METRICS = tuple(s.name for s in SCORES)
 
 
 def classification_metrics(
