@@ -101,15 +101,20 @@ def _exit_with(exc: BaseException) -> None:
     raise SystemExit(CONFIG_ERROR_EXIT)
 
 
-def sweep_cells(config: DictConfig) -> list[list[str]]:
-    """The override list of every job the basic sweeper will launch for ``config``."""
+def split_cells(params: dict, overrides: list[str]) -> list[list[str]]:
+    """The override list of every job the basic sweeper launches for its ``params`` (the
+    experiment's ``hydra.sweeper.params``) and the command line's ``overrides``."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
+    args = [f"{k}={v}" for k, v in params.items()] + list(overrides)
+    return BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(args), None)[0]
+
+
+def sweep_cells(config: DictConfig) -> list[list[str]]:
+    """The override list of every job the basic sweeper will launch for ``config``."""
     node = config.hydra.sweeper.get("params")
     params = OmegaConf.to_container(node, resolve=True) if node is not None else {}
-    args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
-    overrides = OverridesParser.create().parse_overrides(args)
-    return BasicSweeper.split_arguments(overrides, None)[0]
+    return split_cells(params, config.hydra.overrides.task)
 
 
 def _is_value(o, groups: set[str]) -> bool:

@@ -15,8 +15,8 @@ the same sentence when a cell's values are not valid, before it submits anything
     python scripts/slurm_array.py dataset=german,fuel method=smote,random seed=0,1 \\
         hydra.launcher.partition=debug hydra.launcher.gpus_per_node=null --dry-run
 
-The cells are expanded as Hydra's basic sweeper does (the experiment's
-``hydra.sweeper.params``, then the command line). The resources come from the same preset as
+The cells are expanded as ``imbllm-bench -m`` expands them (:func:`imbllm.cli.split_cells`:
+the experiment's ``hydra.sweeper.params``, then the command line). The resources come from the same preset as
 ``hydra/launcher=slurm`` (partition, gpus_per_node, cpus_per_task, mem_gb, timeout_min,
 array_parallelism, setup), overridable the same way (``hydra.launcher.<key>=...``).
 """
@@ -31,11 +31,11 @@ import time
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 
 from imbllm.checks import CONFIG_ERROR_EXIT
-from imbllm.cli import CONF_DIR, cell_configs, excluded, plain
+from imbllm.cli import CONF_DIR, cell_configs, excluded, plain, split_cells
 from imbllm.pipeline import tracker_for
 from imbllm.runspec import RunSpec, run_key
 from imbllm.validate_run import BAD_INPUT
@@ -54,9 +54,9 @@ def expand(overrides: list[str]) -> tuple[list[list[str]], object, object]:
         fixed.append("hydra/launcher=slurm")
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         base = compose("config", fixed, return_hydra_config=True)
-        params = [f"{k}={v}" for k, v in (base.hydra.sweeper.get("params") or {}).items()]
-        [cells] = BasicSweeper.split_arguments(parser.parse_overrides(params + overrides), None)
-        cells = [[o for o in cell if not o.startswith(_SUBMISSION)] for cell in cells]
+        node = base.hydra.sweeper.get("params")
+        params = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+        cells = [[o for o in cell if not o.startswith(_SUBMISSION)] for cell in split_cells(params, overrides)]
         first = compose("config", cells[0] + ["hydra/launcher=slurm"], return_hydra_config=True)
     return cells, base, first
 
