@@ -30,8 +30,10 @@ run: setup
 	$(BIN)/imbllm-bench experiment=quickstart -m
 	$(BIN)/python scripts/make_tables.py --experiment quickstart --print
 
+# A worker per core (pytest-xdist), each test module on one worker, in the order that
+# tests/conftest.py gives them.
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	$(BIN)/ruff check imbllm baselines scripts tests

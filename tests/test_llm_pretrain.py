@@ -6,13 +6,14 @@ from __future__ import annotations
 import ast
 import importlib.util
 import multiprocessing as mp
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from llm_fake import split_pieces
+from llm_fake import FakeLanguageModel, split_pieces
 
 import imbllm.llm.model.cache as cache
 from baselines.llm import GReaT, TapTap
@@ -221,20 +222,37 @@ def test_context_length_is_sized_from_the_data():
     lm.finetune(lambda e: wide, Budget(epochs=1, batch_size=4), seed=0, progress=False)
 
 
-def _pretrain_worker(cache_dir: str, barrier, results) -> None:
+class SlowFake(FakeLanguageModel):
+    """The scripted model, training for a second: long enough for the other process to look
+    the entry up and wait on its lock."""
+
+    def finetune(self, *args, **kwargs):
+        time.sleep(1.0)
+        return super().finetune(*args, **kwargs)
+
+
+def _pretrain_worker(cache_dir: str, barrier, results, fake: bool) -> None:
     torch.set_num_threads(1)  # part of the key: both workers must ask for the same entry
     budget = Budget(batch_size=8, pretrain_epochs=40, pretrain_warmup_ratio=0.0)
     texts = lambda epoch: CORPUS  # noqa: E731
     key = pretrain_key(TINY, texts, budget, seed=0)
     barrier.wait()  # both look the entry up at the same moment
+    if fake:  # this process only: the engine looks its model class up there
+        import imbllm.llm.model as model
+
+        model.language_model = lambda: SlowFake
     _, stats = pretrained_backbone(TINY, texts, budget, 0, key, cache_dir, False)
     results.put(stats["pretrain_cache_hit"])
 
 
-def test_two_processes_needing_one_entry_train_it_once(tmp_path):
+@pytest.mark.parametrize("fake", [
+    True,  # the scripted model: what the cache does, without loading a real one in each process
+    pytest.param(False, marks=pytest.mark.slow),  # the real backbone (8 s a process)
+])
+def test_two_processes_needing_one_entry_train_it_once(tmp_path, fake):
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_pretrain_worker, args=(str(tmp_path), barrier, results))
+    workers = [ctx.Process(target=_pretrain_worker, args=(str(tmp_path), barrier, results, fake))
                for _ in range(2)]
     for w in workers:
         w.start()

@@ -28,18 +28,8 @@ def paragraph(md: str, label: str) -> str:
     return next(p for p in md.split("\n\n") if p.startswith(f"**{label}**"))
 
 
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    (out / "figures").mkdir()
-    (out / "figures" / "cd_99_gone.png").write_bytes(PNG)  # a figure from an older store
-    (out / "figures" / "keep_me.png").write_bytes(PNG)  # not ours: left alone
-    path = build_report(make_runs(), out, ReportOptions(embeddings=False))
-    return out, path.read_text()
-
-
-def test_tables_of_both_protocol_modes(planted):
-    _, md = planted
+def test_tables_of_both_protocol_modes(planted_report):
+    _, md = planted_report
     for heading in ("### F1: `f1_published`, published protocol, xgboost",
                     "### AUC: `auc_published`, published protocol, catboost",
                     "### F1: `f1_minority`, corrected protocol, xgboost",
@@ -51,8 +41,8 @@ def test_tables_of_both_protocol_modes(planted):
     assert "| dataset | smote_nc | ctgan | tvae | imbllm |" in dum_table
 
 
-def test_the_row_cap_is_reported_where_it_applied(planted):
-    _, md = planted
+def test_the_row_cap_is_reported_where_it_applied(planted_report):
+    _, md = planted_report
     assert ("Synthetic sets above the default cap of 2000 rows (median rows generated): "
             "ds00 (5000).") in md
 
@@ -78,8 +68,8 @@ def test_without_the_reference_the_claims_are_not_checked():
     assert "ImbLLM has no complete results here" in text and "support the paper" not in text
 
 
-def test_findings_follow_the_planted_numbers(planted):
-    _, md = planted
+def test_findings_follow_the_planted_numbers(planted_report):
+    _, md = planted_report
     f1 = paragraph(md, "F1 (corrected protocol, xgboost)")
     assert "imbllm has the best average rank (1.00)" in f1
     assert "support the paper's claim that ImbLLM gives the best F1" in f1
@@ -94,8 +84,8 @@ def test_findings_follow_the_planted_numbers(planted):
     assert "imbllm on 10 of 10" in ratio and "ctgan on 0 of 10" in ratio
 
 
-def test_every_figure_is_written_and_stale_ones_removed(planted):
-    out, md = planted
+def test_every_figure_is_written_and_stale_ones_removed(planted_report):
+    out, md = planted_report
     figs = images(md, out)
     # 2 modes x (F1, AUC) + 11 synthetic metrics (dum_reference is not a method's score),
     # then one dum bar chart per dataset.
@@ -110,11 +100,12 @@ def test_every_figure_is_written_and_stale_ones_removed(planted):
 
 
 @pytest.mark.slow
-def test_report_is_reproducible(planted, tmp_path):
-    _, md = planted
+def test_report_is_reproducible(planted_report, tmp_path):
+    _, md = planted_report
     # The same store read back in another order gives the same text.
     shuffled = make_runs().sample(frac=1, random_state=0)
-    assert build_report(shuffled, tmp_path, ReportOptions(embeddings=False)).read_text() == md
+    options = ReportOptions(embeddings=False, source="the planted runs")  # as planted_report's
+    assert build_report(shuffled, tmp_path, options).read_text() == md
 
 
 def test_bad_requests_are_explained(tmp_path):
@@ -214,8 +205,9 @@ def _log_fake_store(uri: str, tmp_path: Path) -> None:
             client.set_terminated(run)
 
 
-def test_comparison_experiments_are_set_beside_the_runs_not_pooled_with_them(planted, tmp_path):
-    _, md = planted
+def test_comparison_experiments_are_set_beside_the_runs_not_pooled_with_them(planted_report,
+                                                                          tmp_path):
+    _, md = planted_report
     runs = make_runs()
     imb = runs[runs["method"] == "imbllm"]
     scratch = imb.assign(experiment="paper_llm", f1_minority=0.0, n_valid=10, n_requested=100)

@@ -155,14 +155,20 @@ def test_interpolation_section_tabulates_seed_means_per_ratio_and_plots_every_se
 
 
 def _claim_runs(imbllm_f1_offset: float) -> pd.DataFrame:
-    """Eight baselines, ImbLLM and two ablations on ten datasets, corrected, xgboost."""
+    """Eight baselines, ImbLLM and two ablations on ten datasets, corrected, xgboost.
+
+    ImbLLM's gap to each method differs from dataset to dataset: tied gaps would send scipy's
+    Wilcoxon test to a permutation test, 0.2 s for each of the 125 tests here (the tied case is
+    tested in tests/test_stats.py).
+    """
     from imbllm.registry import methods
 
     rows = []
     for d in range(10):
         for j, m in enumerate(methods().role("baseline")):
             rows.append(dict(method=m, f1=0.3 + 0.02 * j + 0.001 * d, ent=1.0 + 0.01 * j))
-        rows.append(dict(method="imbllm", f1=0.3 + imbllm_f1_offset + 0.001 * d, ent=2.0))
+        rows.append(dict(method="imbllm", f1=0.3 + imbllm_f1_offset + 0.0015 * d,
+                         ent=2.0 + 0.001 * d))
         rows.append(dict(method="imbllm_no_feature_prompt", f1=0.3, ent=1.5 + 0.01 * d))
         rows.append(dict(method="imbllm_no_interp", f1=0.3, ent=2.5))
         for r in rows[-11:]:
@@ -200,10 +206,10 @@ def test_claim_paragraphs_say_supported_only_when_imbllm_beats_every_baseline():
             in section(bare, "xgboost", "corrected")[3])
 
     behind = section(_claim_runs(0.125), "xgboost", "corrected")[0]
-    # 0.425 sits between taptap (0.42) and pred_llm (0.44) on every dataset
+    # 0.425-0.439 sits between taptap (0.42-0.429) and pred_llm (0.44-0.449) on every dataset
     assert "Not supported" in behind and "ImbLLM ranks 2nd of 9" in behind
     assert "best pred_llm 1.00" in behind
-    # entropy: ImbLLM (2.0) beats label-only prompting (1.5-1.57) but not no_interp (2.5)
+    # entropy: ImbLLM (2.0-2.009) beats label-only prompting (1.5-1.59) but not no_interp (2.5)
     entropy = section(_claim_runs(0.5), "xgboost", "corrected")[2]
     assert entropy.startswith("**Claim: conditioning on the label")
     assert "Not supported" in entropy and "ImbLLM ranks 2nd of 3" in entropy
@@ -215,7 +221,7 @@ def test_ablations_and_before_cells_are_tabulated_but_left_out_of_the_pooled_ran
 
     from imbllm.analysis.report import ReportOptions, build_report
 
-    runs = make_runs()
+    runs = make_runs(n_datasets=4)  # the whole report, so a few datasets
     imb = runs[runs["method"] == "imbllm"]
     variants = [imb.assign(method=m, run_id=imb["run_id"] + m, f1_minority=imb["f1_minority"] + 1)
                 for m in ("imbllm_no_interp", "great_free")]  # better than everything planted

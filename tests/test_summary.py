@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fake_runs import make_runs
 
-from imbllm.analysis.report import ReportOptions, build_report
 from imbllm.analysis.summary import BEGIN, END, splice
 
 
 @pytest.fixture(scope="module")
-def block(tmp_path_factory):
-    out = tmp_path_factory.mktemp("summary")
-    build_report(make_runs(), out, ReportOptions(embeddings=False, source="the planted runs"))
+def block(planted_report):
+    out, _ = planted_report
     return (out / "summary.md").read_text()
 
 
