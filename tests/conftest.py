@@ -23,6 +23,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
 
+# No test reaches a model hub: a hub id is looked up in the local cache only, and the engine's
+# pre-run check says the hub cannot be reached instead of probing it.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

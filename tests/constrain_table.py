@@ -29,6 +29,14 @@ TINY = LLMConfig(n_layer=1, n_head=2, n_embd=32, vocab_size=400, n_positions=256
 SAMPLE = dict(temperature=1.0, top_k=50, batch_size=100, progress=False)
 
 
+#: A hand-made byte vocabulary (id 0 is the end of text) that cannot spell most values: many
+#: of the table grammar's states are dead ends, where the row must end.
+HAND_VOCAB = [
+    None, b"T", b"T3", b"_measured", b" is ", b" is", b" ", b"1", b"12", b"5", b",", b", T3 is ",
+    b"x", b"T3_measured is 1",
+]
+
+
 def frame_grammar(X, y, number_format="plain"):
     """Grammar, codec and schema of the table ``(X, y)`` as the engine's plan builds them."""
     X = X.rename(columns=str)

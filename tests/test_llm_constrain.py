@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from constrain_table import (  # noqa: E402
+    HAND_VOCAB,
     table_grammar,
     table_texts,
 )
@@ -142,23 +143,7 @@ def test_prompt_starts_parse_the_lenient_heads_in_one_call(monkeypatch):
 
 def test_masks_on_a_hand_made_vocabulary():
     grammar, _, _ = table_grammar()
-    vocab = [
-        None,
-        b"T",
-        b"T3",
-        b"_measured",
-        b" is ",
-        b" is",
-        b" ",
-        b"1",
-        b"12",
-        b"5",
-        b",",
-        b", T3 is ",
-        b"x",
-        b"T3_measured is 1",
-        b"\xb2",
-    ]
+    vocab = [*HAND_VOCAB, b"\xb2"]
     tc = TokenConstraint(grammar, vocab, eos=0)
 
     def allowed(prompt):

@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from constrain_table import table_grammar  # noqa: E402
+from constrain_table import HAND_VOCAB, table_grammar  # noqa: E402
 
 from imbllm.llm.constrain import RowGrammar, TokenConstraint  # noqa: E402
 
@@ -115,25 +115,7 @@ def test_rows_walked_by_many_threads_reach_the_states_one_thread_reaches():
                 assert grammar._sets[got[1]] == one._sets[state[1]]
 
 
-# A vocabulary that cannot spell most values: many states are dead ends (the row must end).
-VOCAB = [
-    None,
-    b"T",
-    b"T3",
-    b"_measured",
-    b" is ",
-    b" is",
-    b" ",
-    b"1",
-    b"12",
-    b"5",
-    b",",
-    b", T3 is ",
-    b"x",
-    b"T3_measured is 1",
-    b"label is rare",
-    b"label is common",
-]
+VOCAB = [*HAND_VOCAB, b"label is rare", b"label is common"]
 
 
 def _states(grammar, tc) -> list:
