@@ -61,6 +61,9 @@ def test_a_failing_run_exits_1_with_its_sentence(fresh_store, tmp_path, mirror_d
     assert statuses(fresh_store) == [(S1, "FAILED")]
 
 
+# CI runs the next two (-m slow); the basic sweeper's test below keeps the failing sweep in the
+# default suite (the summary and exit code are the same callback on either launcher).
+@pytest.mark.slow
 def test_without_continue_on_error_a_sweep_stops_at_its_failed_cell(fresh_store, tmp_path, mirror_dir):
     proc = bench(fresh_store, tmp_path, mirror_dir, "-m", "seed=1,0", "continue_on_error=false")
     assert proc.returncode == 1, proc.stderr[-2000:]
@@ -94,6 +97,7 @@ def test_a_sweep_exits_1_naming_its_failed_cell_then_0_counting_each_kind(fresh_
     assert [s for _, s in statuses(fresh_store)] == ["FINISHED", "FAILED", "FINISHED"]  # seeds 0, 1, 2
 
 
+@pytest.mark.slow
 def test_a_sweep_on_the_local_launcher_exits_1_naming_its_failed_cell(fresh_store, tmp_path, mirror_dir):
     """Two worker processes run the cells; the launching process reads what they recorded."""
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")

@@ -116,6 +116,8 @@ def run_env(slurm, mirror_dir) -> dict:
             "PYTHONPATH": str(ROOT)}
 
 
+# 21 s: CI runs it (-m slow); test_sbatch_array_completes keeps sbatch in the default suite.
+@pytest.mark.slow
 def test_sweep_through_hydra_slurm_launcher(slurm, tmp_path, mirror_dir):
     """Two cells through ``hydra/launcher=slurm`` (blocking): both FINISHED, one task each.
 
@@ -131,6 +133,8 @@ def test_sweep_through_hydra_slurm_launcher(slurm, tmp_path, mirror_dir):
     assert len(list((tmp_path / "sweep" / ".submitit").rglob("*_log.out"))) == 2
 
 
+# 35 s: CI runs it (-m slow); test_array_tasks_claim_one_key_once keeps the array's tasks in the default suite.
+@pytest.mark.slow
 def test_array_path_returns_at_once_and_runs_every_cell(slurm, tmp_path, mirror_dir):
     """scripts/slurm_array.py submits one array and returns while the tasks still run; every
     cell then finishes once."""
