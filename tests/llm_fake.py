@@ -53,7 +53,8 @@ class FakeLanguageModel:
         cls.calls.append(("build", {"config": config, "n_corpus": len(corpus), "seed": seed}))
         return cls(config, corpus)
 
-    def finetune(self, texts_for_epoch, budget, seed, progress=True, checkpoint=None):
+    def finetune(self, texts_for_epoch, budget, seed, progress=True, checkpoint=None,
+                 stage="fine-tune"):
         epochs = [texts_for_epoch(e) for e in range(budget.epochs)]
         self.calls.append(("finetune", {"budget": budget, "seed": seed, "epochs": epochs}))
         self.memory = epochs[-1]

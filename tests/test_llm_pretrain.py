@@ -263,3 +263,13 @@ def test_two_processes_needing_one_entry_train_it_once(tmp_path, fake):
     assert hits == [0.0, 1.0]  # one trained, the other waited and loaded its model
     entries = [p for p in (tmp_path / PRETRAINED_DIR).iterdir() if p.is_dir()]
     assert len(entries) == 1
+
+
+def test_pretraining_shows_its_own_progress_bar(capsys):
+    budget = Budget(batch_size=8, pretrain_epochs=1, pretrain_warmup_ratio=0.0)
+    texts = lambda epoch: CORPUS  # noqa: E731
+    lm, _ = pretrained_backbone(TINY, texts, budget, 0, pretrain_key(TINY, texts, budget, seed=0), None, True)
+    err = capsys.readouterr().err
+    assert "pretrain:" in err and "fine-tune" not in err
+    lm.finetune(texts, Budget(epochs=1, batch_size=8), 0, True)
+    assert "fine-tune:" in capsys.readouterr().err

@@ -129,7 +129,8 @@ def pretrained_backbone(
 
     def build_and_train(checkpoint=None):
         lm = LanguageModel.build(config, texts(0), seed=seed)
-        trained.update(lm.finetune(texts, pretrain_budget(budget), seed, progress, checkpoint))
+        trained.update(lm.finetune(texts, pretrain_budget(budget), seed, progress, checkpoint,
+                                   stage="pretrain"))
         return lm
 
     if cache_dir is None:

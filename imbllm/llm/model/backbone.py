@@ -108,11 +108,12 @@ class LanguageModel:
 
     # -- the two operations, written in their own modules --------------------------------
     def finetune(
-        self, texts_for_epoch, budget: Budget, seed: int, progress: bool = True, checkpoint=None
+        self, texts_for_epoch, budget: Budget, seed: int, progress: bool = True, checkpoint=None,
+        stage: str = "fine-tune",
     ) -> dict:
         """:func:`imbllm.llm.model.train.finetune` on this model; keeps the longest sentence and
-        the thread count it ran on (saved with the model)."""
-        stats = _train.finetune(self, texts_for_epoch, budget, seed, progress, checkpoint)
+        the thread count it ran on (saved with the model). ``stage`` labels the progress bar."""
+        stats = _train.finetune(self, texts_for_epoch, budget, seed, progress, checkpoint, stage)
         self.max_text_tokens_ = max(self.max_text_tokens_, stats["max_text_tokens"])
         self.train_threads_ = stats["train_threads"]
         return stats

@@ -122,8 +122,10 @@ def finetune(
     seed: int,
     progress: bool = True,
     checkpoint: TrainingCheckpoint | None = None,
+    stage: str = "fine-tune",
 ) -> dict:
-    """Fine-tune ``lm`` in place on the sentences ``texts_for_epoch(epoch)`` returns.
+    """Fine-tune ``lm`` in place on the sentences ``texts_for_epoch(epoch)`` returns; the
+    progress bar reads ``stage`` (pretraining is this loop on the whole table, and says so).
 
     Returns ``train_tokens`` (real tokens trained on, padding excluded), ``fit_seconds``,
     ``train_tokens_per_second``, ``final_loss`` (token-weighted mean of the last epoch),
@@ -164,7 +166,7 @@ def finetune(
         first_epoch = saved["epoch"]
     epoch_loss = epoch_tokens = 0.0
     model.train()
-    bar = tqdm(total=total, initial=first_epoch * steps_per_epoch, desc="fine-tune", unit="step",
+    bar = tqdm(total=total, initial=first_epoch * steps_per_epoch, desc=stage, unit="step",
                disable=not progress, leave=False)
     # Dropout draws from torch's global generator: seed it here and give the caller's back.
     with scoped_seed(seed, lm.device):
