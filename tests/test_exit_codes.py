@@ -61,8 +61,8 @@ def test_a_failing_run_exits_1_with_its_sentence(fresh_store, tmp_path, mirror_d
     assert statuses(fresh_store) == [(S1, "FAILED")]
 
 
-# CI runs the next two (-m slow); the basic sweeper's test below keeps the failing sweep in the
-# default suite (the summary and exit code are the same callback on either launcher).
+# CI runs the slow ones; the basic sweeper's failing sweep below stays in the default suite (the
+# summary and exit code are the same callback on either launcher).
 @pytest.mark.slow
 def test_without_continue_on_error_a_sweep_stops_at_its_failed_cell(fresh_store, tmp_path, mirror_dir):
     proc = bench(fresh_store, tmp_path, mirror_dir, "-m", "seed=1,0", "continue_on_error=false")
@@ -78,16 +78,23 @@ def spec_of(store: str, mirror_dir, *overrides: str) -> RunSpec:
     return RunSpec.from_config(cli.plain(cfg))
 
 
-def test_a_sweep_exits_1_naming_its_failed_cell_then_0_counting_each_kind(fresh_store, tmp_path, mirror_dir):
-    """seeds 0, 1: one finished, one failed (exit 1). Then seeds 0, 2, 3 with 3 claimed by a
-    live worker elsewhere: done, finished, claimed, none failed (exit 0)."""
+def test_a_sweep_exits_1_naming_its_failed_cell(fresh_store, tmp_path, mirror_dir):
+    """seeds 0, 1: one finished, one failed (exit 1)."""
     proc = bench(fresh_store, tmp_path, mirror_dir, "-m", "seed=0,1")
     assert proc.returncode == 1, proc.stderr[-2000:]
     key = run_key(spec_of(fresh_store, mirror_dir, "seed=1"))
     assert last_line(proc.stderr) == (
         f"imbllm-bench: sweep of 2 runs: 1 finished, 0 skipped as done, 0 skipped as claimed "
         f"elsewhere, 1 failed: {S1} (run key {key}); their runs' `error` tags in the tracking store say why.")
+    assert statuses(fresh_store) == [("fuel-smote-xgboost-corrected-r0.2-s0", "FINISHED"), (S1, "FAILED")]
 
+
+# The counting itself is test_what_counts_is_what_ran_since_the_launch_began's, in-process.
+@pytest.mark.slow
+def test_a_sweep_of_done_finished_and_claimed_cells_exits_0_counting_each_kind(fresh_store, tmp_path, mirror_dir):
+    """seeds 0, 1 (0 finished), then seeds 0, 2, 3 with 3 claimed by a live worker elsewhere:
+    done, finished, claimed, none failed (exit 0)."""
+    assert bench(fresh_store, tmp_path, mirror_dir, "-m", "seed=0,1").returncode == 1
     elsewhere = ClaimStore(fresh_store).claim(run_key(spec_of(fresh_store, mirror_dir, "seed=3")), owner="another launch")
     proc = bench(fresh_store, tmp_path, mirror_dir, "-m", "seed=0,2,3")
     elsewhere.release()
