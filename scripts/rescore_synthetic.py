@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from imbllm.data import load_dataset  # noqa: E402
 from imbllm.metrics.synthetic import synthetic_metrics  # noqa: E402
 from imbllm.protocol import make_split  # noqa: E402
+from imbllm.registry import methods  # noqa: E402
 from imbllm.results import load_runs  # noqa: E402
 from imbllm.tracking import DEFAULT_URI, code_version  # noqa: E402
 
@@ -39,7 +40,7 @@ def main(argv=None) -> int:
 
     client = mlflow.tracking.MlflowClient(tracking_uri=args.tracking_uri)
     runs = load_runs(args.tracking_uri, args.experiment)
-    runs = runs[runs["method"] != "balance"]
+    runs = runs[~runs["method"].isin(methods().upper_bounds())]  # trained on the full split: no rows made
     if not args.all:
         runs = runs[runs["rescored"].isna()]
     datasets, splits = {}, {}
