@@ -141,3 +141,29 @@ def test_array_tasks_exit_as_the_run_does(tmp_path, fresh_store, mirror_dir, cap
                           text=True, timeout=300)
     assert task.returncode == 1, task.stderr[-2000:]
     assert "fuel-smote-xgboost-corrected-r0.2-s1 failed" in task.stderr.strip().splitlines()[-1]
+
+
+#: What cells share a pretrained backbone across (imbllm.llm.pretrain): its key ignores them.
+SHARED_MODEL_ACROSS = ("method", "classifier", "protocol")
+
+
+def test_neighbouring_cells_of_every_experiment_need_different_models():
+    """Two workers taking neighbouring cells start on different models, not on one lock: in
+    every experiment's sweep, whole or narrowed to one seed on the command line."""
+    from omegaconf import OmegaConf
+
+    from imbllm.cli import split_cells
+
+    names = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+    assert "paper_llm_pretrained" in names and "quickstart" in names
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        for name in names:
+            h = compose("config", [f"experiment={name}"], return_hydra_config=True).hydra
+            params = OmegaConf.to_container(h.sweeper.params, resolve=True)
+            for narrowed in ([], ["seed=1"]):
+                cells = split_cells(params, narrowed)
+                groups = [tuple(o for o in c if o.split("=")[0] not in SHARED_MODEL_ACROSS)
+                          for c in cells]
+                if len(set(groups)) > 1:
+                    same = [i for i in range(len(cells) - 1) if groups[i] == groups[i + 1]]
+                    assert not same, (name, narrowed, cells[same[0]], cells[same[0] + 1])
