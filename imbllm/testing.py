@@ -157,3 +157,29 @@ def toy_table(n_major: int = 60, n_minor: int = 12, seed: int = 0) -> tuple[pd.D
         }
     )
     return X, y
+
+
+def wide_table(n_rows: int = 6000, n_columns: int = 85, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """A user's wide table, shaped like the insurance-company table of issue 23 (5,822 rows, 85
+    coded columns, 6% minority): small integer codes, a few wider integers, two categories."""
+    rng = np.random.default_rng(seed)
+    cols = {f"code{j}": rng.integers(0, 10, n_rows) for j in range(n_columns - 6)}
+    cols.update({f"count{j}": rng.integers(0, 1000, n_rows) for j in range(4)})
+    cols.update({"segment": rng.choice(["retired", "family", "young", "rural"], n_rows),
+                 "contract": rng.choice(["none", "basic", "full, with extras"], n_rows)})
+    y = pd.Series(np.where(rng.random(n_rows) < 0.06, "claim", "none"), name="label")
+    return pd.DataFrame(cols), y
+
+
+def rare_table(n_rows: int = 10000, share: float = 1 / 30, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """A long table with a rare class (one row in 30 by default), four columns, the minority
+    shifted on two of them."""
+    rng = np.random.default_rng(seed)
+    rare = rng.random(n_rows) < share
+    X = pd.DataFrame({
+        "amount": np.round(rng.lognormal(4, 1, n_rows) * np.where(rare, 3, 1), 2),
+        "hour": rng.integers(0, 24, n_rows),
+        "score": np.round(rng.normal(0, 1, n_rows) + rare * 1.5, 3),
+        "channel": rng.choice(["web", "shop", "phone"], n_rows),
+    })
+    return X, pd.Series(np.where(rare, "fraud", "ok"), name="label")

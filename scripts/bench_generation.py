@@ -23,7 +23,17 @@ and the engine's own prompts, serialiser, parser and strict check.
     valid rows counted by the engine's strict check;
 (e) ``constrained_vs_free``: completions per second of ``generate`` with and without the
     grammar on the same ``--compare-rows`` prompts, alternating, best of ``--reps`` (the
-    masks' own cost, apart from rejection).
+    masks' own cost, apart from rejection);
+(t) training: each stage's real tokens/s against the same model's forward+backward on dense
+    batches (``bench_training.py``); ``train_ceiling_fraction`` is the lower of the two.
+
+``ceiling_fraction`` is (b)'s valid rows/s against (a) turned into rows by the mean completion's
+tokens (everything ``sample`` does counts); ``decode_fraction`` is (b)'s generated tokens/s
+against (a). The line before the last says which of issue 23's five targets are met: >= 0.7 of
+the ceiling, constrained >= 0.8 of free, < 2 GB, >= 10x the naive loop (c) of the same run,
+``train_ceiling_fraction`` >= 0.7. ``--backbone <folder>`` runs the same on a Hugging Face
+folder (``scripts/make_local_backbone.py`` writes one of distilgpt2's size), e.g.
+``--backbone /tmp/distil --budget paper --set epochs=1 --rows 500``.
 
 ``speedup_vs_authors`` compares with the authors' pipeline on this machine class: 474 valid
 rows in 4.06 s (117 rows/s; HF ``generate`` in batches of 100, row-by-row parsing).
@@ -50,7 +60,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# (c)'s loop, from the module beside this one (running a script puts its folder on the path).
+# (c)'s loop and (t)'s ceiling, from the modules beside this one (running a script puts its
+# folder on the path).
+from bench_training import stage_figures  # noqa: E402
 from published_sampling import naive  # noqa: E402
 
 from imbllm.data import load_dataset  # noqa: E402
@@ -183,10 +195,16 @@ def main(argv=None) -> None:
     ap.add_argument("--reps", type=int, default=3, help="timings of (a) and (e), best kept")
     ap.add_argument("--budget", default="compact", help="conf/budget preset of the fit")
     ap.add_argument("--cache-dir", help="model cache (a hit reports no language-model cost)")
+    ap.add_argument("--backbone", default="compact",
+                    help="llm.name_or_path: 'compact', or a Hugging Face folder (such as the one "
+                    "scripts/make_local_backbone.py writes)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a budget field over the preset (e.g. epochs=2), repeatable")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     budget = yaml.safe_load((ROOT / "conf" / "budget" / f"{args.budget}.yaml").read_text())
+    budget.update({k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)})
     budget = Budget(**{k: v for k, v in budget.items() if k != "name"})
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -195,7 +213,7 @@ def main(argv=None) -> None:
     )
     ds = load_dataset("insurance")
     split = make_split(ds.X, ds.y, seed=args.seed)
-    sampler = ImbLLM(budget=budget, cache_dir=args.cache_dir, progress=False,
+    sampler = ImbLLM(llm=args.backbone, budget=budget, cache_dir=args.cache_dir, progress=False,
                      random_state=args.seed)
     sampler.fit_resample(split.X_imb, split.y_imb)
     t = sampler.telemetry()
@@ -206,6 +224,11 @@ def main(argv=None) -> None:
         f"s, cache hit {bool(t['cache_hit'])}; {t['n_generated']} rows made, "
         f"masked_mass {t.get('masked_mass', float('nan')):.4f}"
     )
+    train = stage_figures(sampler.lm_, t, budget.batch_size, args.reps)
+    for stage, r in train.items():
+        print(f"(t) {stage}: {r['tokens_per_s']:.0f} real tokens/s against a forward+backward "
+              f"ceiling of {r['ceiling']:.0f} (batch {budget.batch_size} x {r['length']} tokens) "
+              f"= {r['fraction']:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         sampler.save(tmp)
         b = sample_in_child(Path(tmp), "constrained", args.rows, args.seed)
@@ -237,14 +260,31 @@ def main(argv=None) -> None:
     )
     valid_per_s = b["valid"] / b["seconds"]
     naive_per_s = c["valid"] / c["seconds"]
+    # The ceiling in rows: its tokens/s over the workload's tokens per row (mean completion).
+    fraction = valid_per_s * steps / top
+    figures = {
+        "ceiling_fraction": fraction,
+        "constrained_vs_free": e["constrained"] / e["free"],
+        "peak_rss_mb": b["peak_rss_mb"],
+        "speedup_vs_naive": valid_per_s / naive_per_s if naive_per_s else float("inf"),
+        "train_ceiling_fraction": min((r["fraction"] for r in train.values()), default=float("nan")),
+    }
+    met = {"ceiling_fraction": fraction >= 0.7, "constrained_vs_free": figures["constrained_vs_free"] >= 0.8,
+           "peak_rss_mb": figures["peak_rss_mb"] < 2048, "speedup_vs_naive": figures["speedup_vs_naive"] >= 10,
+           "train_ceiling_fraction": figures["train_ceiling_fraction"] >= 0.7}
+    print("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
     print(
         f"valid_rows_per_s={valid_per_s:.0f} "
         f"speedup_vs_authors={valid_per_s / AUTHORS_ROWS_PER_S:.2f} "
-        f"speedup_vs_naive={valid_per_s / naive_per_s if naive_per_s else float('inf'):.2f} "
+        f"speedup_vs_naive={figures['speedup_vs_naive']:.2f} "
         f"free_valid_rows_per_s={f['valid'] / f['seconds']:.0f} "
-        f"ceiling_fraction={b['tokens_per_second'] / top:.2f} "
-        f"constrained_vs_free={e['constrained'] / e['free']:.2f} "
-        f"peak_rss_mb={b['peak_rss_mb']:.0f} lm_seconds={lm_seconds:.0f}"
+        f"ceiling_fraction={fraction:.2f} "
+        f"decode_fraction={b['tokens_per_second'] / top:.2f} "
+        f"constrained_vs_free={figures['constrained_vs_free']:.2f} "
+        f"peak_rss_mb={b['peak_rss_mb']:.0f} "
+        + " ".join(f"train_ceiling_fraction_{k}={r['fraction']:.2f}" for k, r in train.items())
+        + f" train_ceiling_fraction={figures['train_ceiling_fraction']:.2f} "
+        f"lm_seconds={lm_seconds:.0f}"
     )
 
 

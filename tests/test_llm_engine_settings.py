@@ -13,7 +13,7 @@ from llm_fake import FAST, FakeLanguageModel, calls, table
 
 from imbllm.llm.engine import LLMOversampler
 from imbllm.llm.methods import ImbLLM
-from imbllm.llm.model.config import Budget, LLMConfig
+from imbllm.llm.model.config import TABLE_FITTED, Budget, LLMConfig
 
 
 @pytest.mark.parametrize(
@@ -71,11 +71,13 @@ def test_config_and_budget_reach_the_backbone(fake):
     pre, tune = calls(fake, "finetune")
     config = LLMConfig(n_layer=1, n_embd=32, device="cpu", pretrain="table")
     assert build["config"] == config and build["seed"] == 3
-    budget = Budget(epochs=3, batch_size=8, learning_rate=1e-3, gen_batch_size=7)
+    # No budget given: the defaults with the token caps that fit them to the table.
+    budget = Budget(epochs=3, batch_size=8, learning_rate=1e-3, gen_batch_size=7, **TABLE_FITTED)
     assert tune["budget"] == budget
     # Pretraining first (the compact default), with the pretrain_* fields of the same budget.
     assert pre["budget"] == replace(
-        budget, epochs=30, learning_rate=3e-3, warmup_ratio=0.05, max_rows_per_epoch=1536
+        budget, epochs=30, learning_rate=3e-3, warmup_ratio=0.05, max_rows_per_epoch=1536,
+        max_train_tokens=TABLE_FITTED["pretrain_max_train_tokens"],
     )
     assert (gen["batch_size"], gen["top_k"], gen["temperature"]) == (7, 5, 0.9)
     # No max_new_tokens given: the longest training sentence, in tokens, plus a margin.

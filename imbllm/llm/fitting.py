@@ -17,7 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from imbllm.llm import model
-from imbllm.llm.model.config import COMPACT, TRAINING_KEYS, Budget, LLMConfig, check_budget
+from imbllm.llm.model.config import (
+    COMPACT,
+    TABLE_FITTED,
+    TRAINING_KEYS,
+    Budget,
+    LLMConfig,
+    check_budget,
+    training_keys,
+)
 from imbllm.llm.plan import Plan
 from imbllm.llm.text.serialize import RowCodec
 
@@ -73,12 +81,13 @@ def resolve_llm_config(llm, llm_config, device: str) -> LLMConfig:
 
 
 def resolve_budget(budget, overrides: Mapping, config: LLMConfig) -> tuple[Budget, Budget]:
-    """``(budget, tune)``: the :class:`Budget` from the constructor's ``budget`` and the single
-    budget arguments (``overrides``, those not None win; the learning rate defaults by
-    backbone), and its fine-tuning part (:func:`imbllm.llm.pretrain.finetune_budget`)."""
+    """``(budget, tune)``: the :class:`Budget` from the constructor's ``budget`` (``None``: the
+    defaults with :data:`TABLE_FITTED`'s token caps) and the single budget arguments
+    (``overrides``, those not None win; the learning rate defaults by backbone), and its
+    fine-tuning part (:func:`imbllm.llm.pretrain.finetune_budget`)."""
     from imbllm.llm.pretrain import finetune_budget
 
-    values = _as_dict(budget, Budget, "budget")
+    values = dict(TABLE_FITTED) if budget is None else _as_dict(budget, Budget, "budget")
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "learning_rate" not in values:
         compact = config.name_or_path == COMPACT
@@ -124,8 +133,10 @@ def fit_model(
         key = model_cache_key(**cache_key_parts(plan, config, tune, start))
         lm, hit = cached_finetune(Path(cache_dir), key, build_and_train, load=LanguageModel.load,
                                   device=config.device)
-    keep = ("train_tokens", "fit_seconds", "train_tokens_per_second", "final_loss")
-    out = {("lm_" + k if k == "fit_seconds" else k): stats[k] for k in keep if k in stats}
+    keep = ("train_tokens", "fit_seconds", "train_tokens_per_second", "final_loss", "epochs",
+            "rows_per_epoch")
+    prefixed = ("fit_seconds", "epochs", "rows_per_epoch")
+    out = {("lm_" + k if k in prefixed else k): stats[k] for k in keep if k in stats}
     out.update({k: v for k, v in stats.items() if k.startswith("pretrain_")})
     return lm, out, hit
 
@@ -157,7 +168,7 @@ def cache_key_parts(plan: Plan, config, tune, start: str) -> dict:
         "n_texts": len(texts),
         "switches": {k: v for k, v in plan.switches.items() if k not in ("prompt", "label")},
         "backbone": {k: v for k, v in asdict(config).items() if k != "device"},
-        "budget": {k: train[k] for k in TRAINING_KEYS},
+        "budget": training_keys(train),
         "start": start,
         "seed": plan.seed,
         "device": config.device,

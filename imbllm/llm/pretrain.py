@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from imbllm.llm import model
-from imbllm.llm.model.config import COMPACT, TRAINING_KEYS, Budget, LLMConfig
+from imbllm.llm.model.config import COMPACT, Budget, LLMConfig, training_keys
 from imbllm.llm.text.serialize import RowCodec
 from imbllm.llm.text.strategies import Block, TrainingTexts
 
@@ -74,6 +74,7 @@ def pretrain_budget(budget: Budget) -> Budget:
         learning_rate=budget.pretrain_learning_rate,
         warmup_ratio=budget.pretrain_warmup_ratio,
         max_rows_per_epoch=budget.pretrain_max_rows_per_epoch,
+        max_train_tokens=budget.pretrain_max_train_tokens,
     )
 
 
@@ -99,7 +100,7 @@ def pretrain_key(config: LLMConfig, texts: TrainingTexts, budget: Budget, seed: 
         texts=texts_digest(first),
         n_texts=len(first),
         backbone={k: v for k, v in asdict(config).items() if k not in ("device", "pretrain")},
-        budget={k: train[k] for k in TRAINING_KEYS},
+        budget=training_keys(train),
         seed=int(seed),
         device=config.device,
         lora=bool(config.lora),
@@ -120,8 +121,9 @@ def pretrained_backbone(
     workers wait for the one that trains).
 
     Returns ``(lm, stats)``: ``pretrain_seconds`` (spent here, loading included),
-    ``pretrain_cache_hit`` (1.0 or 0.0), ``pretrain_tokens`` and ``pretrain_final_loss`` (NaN
-    on a hit).
+    ``pretrain_cache_hit`` (1.0 or 0.0), ``pretrain_tokens``, ``pretrain_final_loss``,
+    ``pretrain_epochs_run``, ``pretrain_rows_per_epoch`` and ``pretrain_tokens_per_second``
+    (the training loop's real tokens/s) (NaN on a hit).
     """
     LanguageModel = model.language_model()
     start = time.perf_counter()
@@ -146,6 +148,9 @@ def pretrained_backbone(
         "pretrain_cache_hit": float(hit),
         "pretrain_tokens": float(trained.get("train_tokens", 0)),
         "pretrain_final_loss": float(trained.get("final_loss", float("nan"))),
+        "pretrain_epochs_run": float(trained.get("epochs", float("nan"))),
+        "pretrain_rows_per_epoch": float(trained.get("rows_per_epoch", float("nan"))),
+        "pretrain_tokens_per_second": float(trained.get("train_tokens_per_second", float("nan"))),
     }
     log.info(
         "Pretrained backbone %s (%s) in %.1f s.",

@@ -54,6 +54,8 @@ BUDGET_CONSTRAINTS = {
     "pretrain_learning_rate": [_POSITIVE],
     "pretrain_warmup_ratio": [_SHARE],
     "pretrain_max_rows_per_epoch": [None, _POSITIVE_INT],
+    "max_train_tokens": [None, _POSITIVE_INT],
+    "pretrain_max_train_tokens": [None, _POSITIVE_INT],
 }
 
 
@@ -103,6 +105,9 @@ class Budget:
     table, or a hub model); ``scratch_learning_rate`` (``None``: the same) fine-tunes the
     compact backbone from random weights (``llm.pretrain="none"``). The ``pretrain_*`` fields
     drive :mod:`imbllm.llm.pretrain` (batch size and weight decay are shared).
+    ``max_train_tokens`` (``None``: no cap) bounds the real tokens one training run sees in all,
+    whatever the table's size: rows per epoch are cut first, then epochs
+    (:func:`fit_to_tokens`).
     """
 
     epochs: int = 50
@@ -118,6 +123,8 @@ class Budget:
     pretrain_learning_rate: float = 3e-3
     pretrain_warmup_ratio: float = 0.05
     pretrain_max_rows_per_epoch: int | None = 1536
+    max_train_tokens: int | None = None
+    pretrain_max_train_tokens: int | None = None
 
     def __post_init__(self):
         check_budget(self)
@@ -137,6 +144,37 @@ TRAINING_KEYS = (
     "weight_decay",
     "max_rows_per_epoch",
 )
+
+
+#: What ``ImbLLM()`` trains with when given no budget: the dataclass defaults with the training
+#: tokens capped, so that a table of any width or length ends in minutes on a CPU (README,
+#: "Defaults that fit the table"). The paper's presets (conf/budget/*.yaml) set no cap.
+TABLE_FITTED = {"max_train_tokens": 1_000_000, "pretrain_max_train_tokens": 2_000_000}
+#: Rows per epoch a token cap keeps before it cuts epochs (16 batches of the default size).
+MIN_CAPPED_ROWS = 512
+
+
+def fit_to_tokens(epochs: int, rows: int, tokens_per_row: float, cap: int | None) -> tuple[int, int]:
+    """``(epochs, rows per epoch)`` within ``cap`` real tokens in all: unchanged when they fit;
+    else fewer rows per epoch down to :data:`MIN_CAPPED_ROWS` (a fresh seeded subset each epoch
+    still sees the whole table over the epochs), then fewer epochs, one at least."""
+    if cap is None or epochs * rows * tokens_per_row <= cap:
+        return epochs, rows
+    floor = min(rows, MIN_CAPPED_ROWS)
+    rows = max(floor, int(cap // (epochs * tokens_per_row)))
+    if epochs * rows * tokens_per_row > cap:
+        epochs = max(1, int(cap // (rows * tokens_per_row)))
+    return epochs, rows
+
+
+def training_keys(budget: dict) -> dict:
+    """The fields of ``budget`` (as a dict) that decide what training produces, for a cache
+    key: :data:`TRAINING_KEYS`, and the token cap where one is set (a key made without a cap
+    stays the key it was)."""
+    out = {k: budget[k] for k in TRAINING_KEYS}
+    if budget.get("max_train_tokens") is not None:
+        out["max_train_tokens"] = budget["max_train_tokens"]
+    return out
 
 
 def check_budget(budget: Budget) -> None:

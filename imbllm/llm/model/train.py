@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from imbllm.llm.model.causal import CausalLM
 from imbllm.llm.model.checkpoint import TrainingCheckpoint
-from imbllm.llm.model.config import Budget, check_budget
+from imbllm.llm.model.config import Budget, check_budget, fit_to_tokens
 from imbllm.llm.model.device import scoped_seed
 
 log = logging.getLogger(__name__)
@@ -146,12 +146,17 @@ def finetune(
         if budget.max_rows_per_epoch is None
         else min(len(first), budget.max_rows_per_epoch)
     )
+    epochs = budget.epochs
+    if budget.max_train_tokens is not None:
+        per_row = sum(map(len, encode_texts(lm, first))) / len(first)
+        epochs, n_rows = fit_to_tokens(epochs, n_rows, per_row, budget.max_train_tokens)
+        if epochs < budget.epochs:
+            log.info("Training %d of %d epochs (budget.max_train_tokens=%d, %.0f tokens a row).",
+                     epochs, budget.epochs, budget.max_train_tokens, per_row)
     if n_rows < len(first):
-        log.info(
-            "Training on %d of %d rows per epoch (budget.max_rows_per_epoch).", n_rows, len(first)
-        )
+        log.info("Training on %d of %d rows per epoch.", n_rows, len(first))
     steps_per_epoch = math.ceil(n_rows / budget.batch_size)
-    total = steps_per_epoch * budget.epochs
+    total = steps_per_epoch * epochs
     optimizer = _optimizer(model, budget)
     scheduler = _schedule(optimizer, int(budget.warmup_ratio * total), total)
     train_tokens, max_tokens, first_epoch = 0, 0, 0
@@ -172,7 +177,7 @@ def finetune(
     with scoped_seed(seed, lm.device):
         if saved is not None:
             _set_global_rng(saved["global_rng"], lm.device)
-        for epoch in range(first_epoch, budget.epochs):
+        for epoch in range(first_epoch, epochs):
             texts = first if epoch == 0 else list(texts_for_epoch(epoch))
             if len(texts) > n_rows:
                 keep = torch.randperm(len(texts), generator=gen)[:n_rows].sort().values
@@ -202,7 +207,7 @@ def finetune(
                     bar.update()
                     bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}", refresh=False)
             now = time.perf_counter()
-            if checkpoint is not None and epoch + 1 < budget.epochs and checkpoint.due(now):
+            if checkpoint is not None and epoch + 1 < epochs and checkpoint.due(now):
                 state = {
                     "fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -219,13 +224,14 @@ def finetune(
         "train_tokens_per_second": train_tokens / seconds if seconds > 0 else float("nan"),
         "final_loss": epoch_loss / epoch_tokens if epoch_tokens else float("nan"),
         "rows_per_epoch": n_rows,
+        "epochs": epochs,
         "max_text_tokens": max_tokens,
         "train_threads": torch.get_num_threads(),
         "resumed_epochs": first_epoch,
     }
     log.info(
         "Fine-tuned %d epochs on %d rows: loss %.3f, %.0f tokens/s, %.1f s.",
-        budget.epochs,
+        epochs,
         n_rows,
         stats["final_loss"],
         stats["train_tokens_per_second"],
