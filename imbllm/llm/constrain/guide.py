@@ -122,6 +122,14 @@ class RowLengths:
             self._plans[sid] = ((at, base[at]), names, max(most, default=0.0))
         return self._plans[sid]
 
+    def cache_bytes(self) -> dict:
+        """Bytes of its need vectors (bounded by the constraint's ``max_cached``) and of its
+        per-state plans (growing with the tokens each state allows)."""
+        return {
+            "needs": sum(v.nbytes for v in list(self._needs.values())),
+            "plans": sum(self.plan_bytes(p) for p in list(self._plans.values())),
+        }
+
     @staticmethod
     def plan_bytes(plan) -> int:
         """Bytes of one state's plan (its arrays)."""

@@ -217,12 +217,10 @@ class TokenConstraint:
         """Bytes its caches hold, by kind: the states' expansions (token ids, growing with the
         tokens each state allows) and the masks and token needs over the vocabulary (each
         bounded by :data:`CACHE_BYTES`, cleared when full). Telemetry for tests and benches."""
-        lengths = self.lengths
         return {
             "expansions": sum(e.nbytes for e in list(self._expansions.values())),
             "masks": sum(m.nbytes for m in list(self._by_key.values())),
-            "needs": sum(v.nbytes for v in list(lengths._needs.values())),
-            "plans": sum(lengths.plan_bytes(p) for p in list(lengths._plans.values())),
+            **self.lengths.cache_bytes(),
         }
 
     def masks(self, state) -> np.ndarray:
