@@ -67,9 +67,10 @@ class RowLengths:
         out = self._needs.get(state)
         if out is None:
             written, sid = state
-            base, (tokens, group, to_names), _ = self._plan(sid)
+            (at, cost), (tokens, group, to_names), _ = self._plan(sid)
             left = self._pieces(written)
-            out = base + (left + 1)
+            out = np.full(self.c.width, INF, dtype=np.float32)
+            out[at] = cost + (left + 1)
             if to_names:
                 # Tokens that end before a name: the cheapest column still free decides.
                 best = [
@@ -90,9 +91,10 @@ class RowLengths:
 
     def _plan(self, sid: int):
         """What :meth:`need` needs of a state whatever the row wrote: per token landing in a
-        value, its tokens to finish that piece less the pieces it wrote (a vector); the
+        value, its tokens to finish that piece less the pieces it wrote; the
         tokens landing before a name, by next state, with the cost of each column it may
-        name; and an upper bound of both."""
+        name; and an upper bound of both. The first is kept as (token ids, costs): a state
+        allows few tokens, and a vector over a 50k vocabulary per state would cost 200 KB."""
         if sid not in self._plans:
             g = self.c.grammar
             base = np.full(self.c.width, INF, dtype=np.float32)
@@ -116,8 +118,23 @@ class RowLengths:
             if to_names:
                 group = [np.full(len(t), i, dtype=np.int64) for i, t in enumerate(name_tokens)]
                 names = (np.concatenate(name_tokens), np.concatenate(group), to_names)
-            self._plans[sid] = (base, names, max(most, default=0.0))
+            at = np.flatnonzero(base != INF)  # as the dense vector had them, NaN included
+            self._plans[sid] = ((at, base[at]), names, max(most, default=0.0))
         return self._plans[sid]
+
+    def cache_bytes(self) -> dict:
+        """Bytes of its need vectors (bounded by the constraint's ``max_cached``) and of its
+        per-state plans (growing with the tokens each state allows)."""
+        return {
+            "needs": sum(v.nbytes for v in list(self._needs.values())),
+            "plans": sum(self.plan_bytes(p) for p in list(self._plans.values())),
+        }
+
+    @staticmethod
+    def plan_bytes(plan) -> int:
+        """Bytes of one state's plan (its arrays)."""
+        (at, cost), (tokens, group, _), _ = plan
+        return at.nbytes + cost.nbytes + sum(a.nbytes for a in (tokens, group) if a is not None)
 
     def need_at_most(self, state) -> float:
         """A cheap upper bound on :meth:`need_max` (no vector): rows under it skip the check."""

@@ -106,15 +106,27 @@ CACHE_BYTES = 256 * 2**20
 
 
 class _Expansion:
-    """The allowed tokens of one grammar state, grouped by what they need of the row."""
+    """The allowed tokens of one grammar state, grouped by what they need of the row.
 
-    def __init__(self, moves: dict, keys: list, groups: np.ndarray, relevant: int, done: bool):
+    Groups are kept as token ids, not as masks over the vocabulary: a state allows few
+    tokens, so its cost grows with them rather than with the vocabulary (a dense row per group
+    cost 50 KB each over GPT-2's vocabulary)."""
+
+    def __init__(self, moves: dict, keys: list, groups: list, relevant: int, done: bool,
+                 touched: int):
         self.moves = moves  # token -> (next state, column bits it names)
         self.keys = keys  # per group: (column bits named, candidates or -1)
-        self.groups = groups  # (n_groups, width) bool
+        self.groups = groups  # per group: its token ids (int32 array)
         self.relevant = relevant  # written columns that can change the mask
         self.done = done  # a value is finished here
+        self.touched = touched  # trie nodes looked at to build it (telemetry)
         self.nexts = None  # (next state, tokens leading there): TokenConstraint.next_states
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays (the token ids of its groups and next states)."""
+        arrays = list(self.groups) + [ts for _, ts in self.nexts or ()]
+        return sum(a.nbytes for a in arrays)
 
 
 class TokenConstraint:
@@ -133,7 +145,8 @@ class TokenConstraint:
         self.finished = np.zeros(self.width, dtype=np.float32)
         self.finished[self.eos] = 1.0
         # Two float arrays a mask once (keep and bias): the budget counts as it did then.
-        self.max_cached = max(1000, CACHE_BYTES // (8 * self.width))
+        self.max_cached = max(64, CACHE_BYTES // (8 * self.width))
+        self.n_touched = 0  # trie nodes looked at by every expansion (telemetry)
         self.lengths = RowLengths(self)
         self.n_dead = 0  # dead-end masks built (written under the lock)
         # Reentrant: a mask's miss path builds its state's expansion, which takes it again.
@@ -142,12 +155,15 @@ class TokenConstraint:
     def _expand(self, sid: int) -> _Expansion:
         g, trie = self.grammar, self._trie
         moves: dict = {}
+        touched = 0
         # Depth-first over the vocabulary trie; a branch stops where the grammar does, or
         # where a token would name one column twice.
         stack = [(0, sid, 0)]
         while stack:
             node, s, named = stack.pop()
-            for byte, child in trie.children[node].items():
+            children = trie.children[node]
+            touched += len(children)
+            for byte, child in children.items():
                 nxt = g.step(s, byte)
                 if nxt is None or nxt[1] & named:
                     continue
@@ -161,17 +177,16 @@ class TokenConstraint:
             cands = g.candidates(s2)
             by_need.setdefault((named2, -1 if cands is None else cands), []).append(t)
         keys = list(by_need)
-        groups = np.zeros((len(keys), self.width), dtype=bool)
+        groups = [np.array(by_need[key], dtype=np.int32) for key in keys]
         relevant = 0
-        for i, key in enumerate(keys):
-            groups[i, by_need[key]] = True
-            named2, cands = key
+        for named2, cands in keys:
             # "Some column left" (cands = all) only asks whether the row is complete, which
             # the cache key holds apart; it needs every bit only after naming a column.
             relevant |= named2 | (cands if cands not in (-1, g.all) else 0)
             if cands == g.all and named2:
                 relevant = g.all
-        return _Expansion(moves, keys, groups, relevant, g.complete(sid))
+        self.n_touched += touched
+        return _Expansion(moves, keys, groups, relevant, g.complete(sid), touched)
 
     def _fill(self, cache: dict, key, build):
         """``cache[key]`` after a lock-free miss: looked up again under the lock, and built
@@ -198,6 +213,16 @@ class TokenConstraint:
             e.nexts = [(nxt, np.array(ts, dtype=np.int64)) for nxt, ts in by_next.items()]
         return e.nexts
 
+    def cache_bytes(self) -> dict:
+        """Bytes its caches hold, by kind: the states' expansions (token ids, growing with the
+        tokens each state allows) and the masks and token needs over the vocabulary (each
+        bounded by :data:`CACHE_BYTES`, cleared when full). Telemetry for tests and benches."""
+        return {
+            "expansions": sum(e.nbytes for e in list(self._expansions.values())),
+            "masks": sum(m.nbytes for m in list(self._by_key.values())),
+            **self.lengths.cache_bytes(),
+        }
+
     def masks(self, state) -> np.ndarray:
         """Float32 over the vocabulary: 1.0 for tokens that keep the row in the grammar, 0.0
         for the others (the model turns 0.0 into a -inf logit)."""
@@ -218,10 +243,10 @@ class TokenConstraint:
                 not named & written and (cands == -1 or bool(cands & ~(written | named)))
                 for named, cands in e.keys
             ]
-            if any(ok):
-                allowed = e.groups[np.array(ok, dtype=bool)].any(0)
-            else:
-                allowed = np.zeros(self.width, dtype=bool)
+            allowed = np.zeros(self.width, dtype=bool)
+            for ids, keep in zip(e.groups, ok, strict=True):
+                if keep:
+                    allowed[ids] = True
             if (e.done and full) or not allowed.any():
                 # A dead end (a vocabulary that cannot spell the rest) ends the row too.
                 self.n_dead += not (e.done and full)

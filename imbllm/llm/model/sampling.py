@@ -100,10 +100,12 @@ def _left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torc
 
 
 def _sample_batch(
-    decoder, prompts, *, eos, banned, temperature, top_k, max_new_tokens, gen, device, guide=None
+    decoder, prompts, *, eos, banned, temperature, top_k, max_new_tokens, gen, device, guide=None,
+    n_text=None,
 ):
     """Token ids sampled after each prompt, up to (not including) its end token; ``guide``
-    (a :class:`~imbllm.llm.model.masking.MaskedLogits` over the same rows) masks each step."""
+    (a :class:`~imbllm.llm.model.masking.MaskedLogits` over the same rows) masks each step.
+    Logits from ``n_text`` on (embedding rows past the tokenizer's last id) are never drawn."""
     n = len(prompts)
     ids, mask = _left_pad(prompts, eos)
     logits = decoder.start(ids.to(device), mask.to(device), max_new_tokens)
@@ -115,6 +117,8 @@ def _sample_batch(
     for t in range(max_new_tokens):
         if banned is not None:
             logits[:, banned] = float("-inf")
+        if n_text is not None and logits.shape[1] > n_text:
+            logits[:, n_text:] = float("-inf")
         if guide is not None and top_k > 1:
             # Scaled once, for the masks' telemetry and the draw (x / T + 0 == (x + 0) / T).
             logits = logits / temperature
@@ -241,6 +245,10 @@ def generate(
                 gen=gen,
                 device=lm.device,
                 guide=guides[j],
+                # A model may have more embedding rows than its tokenizer has tokens (GPT-2
+                # style widths rounded up, or a local tokenizer short of the width): those ids
+                # decode to nothing, so they are never drawn.
+                n_text=len(tok),
             )
 
     completions: list[list[int]] = [[] for _ in encoded]
