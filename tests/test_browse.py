@@ -114,7 +114,7 @@ def test_an_older_experiment_is_tagged_with_its_kind(fresh_store):
 
 
 def test_a_launch_names_its_sweep_once(monkeypatch):
-    monkeypatch.delenv(browse.SWEEP_ENV, raising=False)
+    monkeypatch.setenv(browse.SWEEP_ENV, "")  # restored afterwards
     first = browse.sweep_id()
     assert os.environ[browse.SWEEP_ENV] == first == browse.sweep_id()  # inherited by workers
     assert browse.entry_point("OMP_NUM_THREADS=1 imbllm-bench -m seed=0,1") == "imbllm-bench"
