@@ -2,6 +2,7 @@
 #   make run   - set up .venv if missing, run the quickstart experiment, print its table
 #   make test  - same set-up, run the test suite
 # Scale-out services (README, "Scale out"): make tracking-server, make slurm-local, *-stop.
+# Browse the runs: make ui (README, "Tracking").
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -13,7 +14,7 @@ export IMBLLM_DATA_DIR
 # Where the loopback services keep their data, logs and pid files.
 SERVICES_DIR ?= /tmp/imbllm-services
 
-.PHONY: setup run test lint tables report clean test-services \
+.PHONY: setup run test lint tables report clean test-services ui \
 	tracking-server tracking-server-stop slurm-local slurm-local-stop
 
 setup: $(STAMP)
@@ -37,6 +38,12 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check imbllm baselines scripts tests
+
+# `mlflow ui` on loopback over results/mlruns.db (or $MLFLOW_TRACKING_URI); prints the address
+# of each experiment's runs table. UI_PORT=5001 for another port.
+UI_PORT ?= 5000
+ui: setup
+	$(BIN)/python scripts/mlflow_ui.py --port $(UI_PORT)
 
 tables: setup
 	$(BIN)/python scripts/make_tables.py

@@ -16,12 +16,13 @@ from collections.abc import Callable
 
 import yaml
 
+from imbllm import browse
 from imbllm.data import Dataset, load_dataset
 from imbllm.runner import execute_run
 from imbllm.runspec import KEY_VERSION, RunSpec, digest, key_from_logged_params, run_key
 from imbllm.scale import ClaimLost, ClaimStore, prepare_store, schema_lock, slurm_tags
 from imbllm.store import ResampleStore
-from imbllm.tracking import RunTags, Tracker, code_version
+from imbllm.tracking import RunTags, Tracker, code_version, error_sentence
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ _DATASETS: dict[tuple, Dataset] = {}
 
 def claims_for(spec: RunSpec) -> ClaimStore:
     """The claims table of the run's store, the store migrated first (once per process)."""
+    # The launching process names its sweep here, before a launcher starts workers that inherit it.
+    browse.sweep_id()
     k = (spec.tracking_uri, spec.claims_uri, spec.claim_timeout)
     if k not in _CLAIMS:
         _CLAIMS[k] = prepare_store(spec.tracking_uri, spec.claims_uri, spec.claim_timeout)
@@ -117,14 +120,17 @@ def run_spec(
 def _run_claimed(spec, key, claim, tracker, make_sampler, make_classifier, command) -> dict | None:
     dataset = dataset_for(spec)
     spec = spec.with_dataset(dataset.spec)  # an own table's columns and counts, as inferred
+    command = command or launch_command()
     tags = RunTags(
         run_key=key, key_version=KEY_VERSION, experiment=spec.experiment, dataset=spec.dataset.name,
         method=spec.method.name, family=spec.method.family, classifier=spec.classifier,
-        protocol=spec.protocol, code_version=code_version(), command=command or launch_command(),
+        protocol=spec.protocol, code_version=code_version(), command=command,
     )
     params = {"dataset": spec.dataset.name, "method": spec.method.name, "classifier": spec.classifier,
               "protocol": spec.protocol, "ratio": spec.ratio, "seed": spec.seed, "config": spec.config}
-    run_id = tracker.start(tags, spec.name, params, slurm_tags())
+    inputs = browse.table_inputs(spec, dataset.source, dataset.path, dataset.sha256, len(dataset.y))
+    run_id = tracker.start(tags, browse.run_name(spec), params,
+                           {**slurm_tags(), **browse.run_tags(spec, command)}, inputs)
     t0 = time.perf_counter()
     try:
         claim.attach(run_id)
@@ -141,19 +147,23 @@ def _run_claimed(spec, key, claim, tracker, make_sampler, make_classifier, comma
         log.error("%s: claim retaken by another worker; run %s marked KILLED, not FINISHED", spec.name, run_id)
         return None
     except BaseException as exc:
-        tracker.fail(run_id, exc)
+        note = browse.description(spec, command, error=error_sentence(exc))
+        tracker.fail(run_id, exc, {"mlflow.note.content": note})
         raise
     record.metrics["run_seconds"] = time.perf_counter() - t0
     data_tags = {"data_source": dataset.source, "data_sha256": dataset.sha256}
     if dataset.report is not None:
         data_tags.update(data_rows_dropped=str(dataset.report["rows_dropped_missing"]),
                          data_rows=str(dataset.report["rows"]))
+    synthetic = record.synthetic.to_csv(index=False)
     artifacts = {
         "config.yaml": yaml.safe_dump(spec.config, sort_keys=False),
         "dataset.yaml": yaml.safe_dump(spec.dataset.to_dict(), sort_keys=False),
-        "synthetic.csv": record.synthetic.to_csv(index=False),
+        "synthetic.csv": synthetic,
     }
-    tracker.finish(run_id, record.metrics, {**record.tags, **data_tags}, artifacts)
+    note = {"mlflow.note.content": browse.description(spec, command, record.metrics)}
+    made = browse.synthetic_input(spec, synthetic, len(record.synthetic), tracker.artifact_uri(run_id))
+    tracker.finish(run_id, record.metrics, {**record.tags, **data_tags, **note}, artifacts, [made])
     m = record.metrics
     log.info("%s: f1_minority=%.4f roc_auc=%.4f f1_published=%.4f auc_published=%.4f (%.1fs)",
              spec.name, m["f1_minority"], m["roc_auc"], m["f1_published"], m["auc_published"],

@@ -12,6 +12,10 @@ Every run also records where it ran (:func:`imbllm.provenance.run_tags`: CPU mod
 libraries and kernels, thread counts, library versions) when it opens, so a FAILED run has
 them too, and again when it finishes, once the work has loaded what it needed (torch's
 thread count). They are provenance: the run key never holds them.
+
+Experiments are created tagged as model-training experiments (:data:`imbllm.browse.EXPERIMENT_KIND`),
+and an older one is tagged when a tracker opens it; what a run shows in the UI beyond its
+numbers (name, description, dataset inputs) is :mod:`imbllm.browse`'s.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from imbllm.browse import EXPERIMENT_KIND
 from imbllm.provenance import run_tags
 from imbllm.runspec import flatten
 
@@ -86,6 +91,11 @@ def _retry(fn, *args, attempts: int = 20, **kwargs):
             time.sleep(0.5 + 0.25 * i)
 
 
+def error_sentence(error: BaseException) -> str:
+    """What a failed run's ``error`` tag says: the error's text, else its type's name."""
+    return str(error).strip() or type(error).__name__
+
+
 class Tracker:
     """Thin wrapper over the MLflow client for one experiment."""
 
@@ -111,10 +121,15 @@ class Tracker:
             if self.uri.startswith("sqlite:///"):
                 # Artifacts beside the database, not in the working directory.
                 artifacts = (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
-            self.experiment_id = self.client.create_experiment(experiment_name, artifact_location=artifacts)
+            self.experiment_id = self.client.create_experiment(experiment_name, artifact_location=artifacts,
+                                                               tags=EXPERIMENT_KIND)
         else:
             self.experiment_id = exp.experiment_id
+            for k, v in EXPERIMENT_KIND.items():
+                if exp.tags.get(k) != v:  # made before experiments said their kind
+                    _retry(self.client.set_experiment_tag, self.experiment_id, k, v)
         self.experiment_name = experiment_name
+        self._artifact_uris: dict[str, str] = {}
 
     def finished(self, key: str) -> str | None:
         """The run id of a FINISHED run with this key (or an older run that maps to it)."""
@@ -148,22 +163,33 @@ class Tracker:
                         break
         return self._legacy
 
-    def start(self, tags: RunTags, name: str, params: dict, extra_tags: dict[str, str] | None = None) -> str:
+    def start(self, tags: RunTags, name: str, params: dict, extra_tags: dict[str, str] | None = None,
+              inputs: list | None = None) -> str:
         """Open a RUNNING run with its identifying tags (and ``extra_tags``, e.g. the SLURM
-        job) and flattened params; its id."""
+        job and its description), flattened params and dataset ``inputs``; its id."""
         run = _retry(self.client.create_run, self.experiment_id, run_name=name,
                      tags={**run_tags(), **tags.as_dict(), **(extra_tags or {})})
         rid = run.info.run_id
+        self._artifact_uris[rid] = run.info.artifact_uri
         from mlflow.entities import Param
 
         items = [Param(k, v[:6000]) for k, v in flatten(params).items()]
         for i in range(0, len(items), 100):
             _retry(self.client.log_batch, rid, params=items[i : i + 100])
+        if inputs:
+            _retry(self.client.log_inputs, rid, datasets=inputs)
         return rid
 
+    def artifact_uri(self, run_id: str) -> str:
+        """Where the run's artifacts go."""
+        if run_id not in self._artifact_uris:
+            self._artifact_uris[run_id] = _retry(self.client.get_run, run_id).info.artifact_uri
+        return self._artifact_uris[run_id]
+
     def finish(self, run_id: str, metrics: dict[str, float], tags: dict[str, str],
-               artifacts: dict[str, str | bytes]) -> None:
-        """Log what the run produced (``tags`` over where it ran) and close it FINISHED."""
+               artifacts: dict[str, str | bytes], inputs: list | None = None) -> None:
+        """Log what the run produced (``tags`` over where it ran, artifacts, dataset ``inputs``)
+        and close it FINISHED."""
         import time as _time
 
         from mlflow.entities import Metric, RunTag
@@ -179,13 +205,17 @@ class Tracker:
                 p = Path(d) / name
                 p.write_bytes(content if isinstance(content, bytes) else content.encode())
             _retry(self.client.log_artifacts, run_id, d)
+        if inputs:
+            _retry(self.client.log_inputs, run_id, datasets=inputs)
         _retry(self.client.set_terminated, run_id, "FINISHED")
 
-    def fail(self, run_id: str, error: BaseException) -> None:
-        """Close the run FAILED; its error's sentence is the tag ``error``."""
-        sentence = str(error).strip() or type(error).__name__
-        _retry(self.client.set_tag, run_id, "error", sentence[:5000])
-        _retry(self.client.set_tag, run_id, "error_type", type(error).__name__)
+    def fail(self, run_id: str, error: BaseException, tags: dict[str, str] | None = None) -> None:
+        """Close the run FAILED; its error's sentence is the tag ``error`` (``tags`` beside it,
+        e.g. the description that says so)."""
+        from mlflow.entities import RunTag
+
+        tags = {**(tags or {}), "error": error_sentence(error)[:5000], "error_type": type(error).__name__}
+        _retry(self.client.log_batch, run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         _retry(self.client.set_terminated, run_id, "FAILED")
 
     def running(self, key: str) -> list[str]:

@@ -44,7 +44,7 @@ def bench(store: str, tmp_path: Path, mirror_dir, *args: str) -> subprocess.Comp
 def statuses(store: str) -> list[tuple[str, str]]:
     client = mlflow.tracking.MlflowClient(tracking_uri=store)
     runs = client.search_runs([client.get_experiment_by_name("exit").experiment_id])
-    return sorted((r.info.run_name, r.info.status) for r in runs)
+    return sorted((r.data.tags["cell"], r.info.status) for r in runs)  # the run's full name
 
 
 def last_line(text: str) -> str:
