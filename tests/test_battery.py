@@ -29,18 +29,25 @@ METHODS = sorted(p.stem for p in (CONF / "method").glob("*.yaml"))
 # backbone's byte-level BPE, pretrained one epoch on the table, fine-tuned two).
 TINY_LLM = ["llm.n_layer=1", "llm.n_head=2", "llm.n_embd=32", "llm.vocab_size=300",
             "budget=smoke", "budget.epochs=2", "budget.pretrain_epochs=1"]
-# Constructor arguments per family that keep a fit to a second and leave no files behind.
+# Constructor arguments per family, or per method where its family's are not its own, that keep
+# a fit to a second and leave no files behind.
 TINY_ARGS = {"deep": {"epochs": 2, "batch_size": 20},
-             "llm": {"progress": False, "cache_dir": None}}
+             "llm": {"progress": False, "cache_dir": None},
+             "forestflow": {"n_t": 3, "duplicate_K": 2, "n_estimators": 5},
+             "arf": {"num_trees": 5, "max_iters": 1}}
+# Methods whose library is an optional extra: skipped, not failed, where it is not installed.
+OPTIONAL = {"forestflow": "ForestDiffusion", "arf": "arfpy"}
 
 
 def compose_method(method: str, *overrides: str):
     """``(sampler, family)`` of ``method=<method>`` with the tiny budget."""
+    if method in OPTIONAL:
+        pytest.importorskip(OPTIONAL[method], reason=f"{method} needs the modern extra")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=[f"method={method}", *TINY_LLM, *overrides])
     sampler = instantiate(cfg.method.sampler)
     family = cfg.method.get("family", "")
-    return sampler.set_params(**TINY_ARGS.get(family, {})), family
+    return sampler.set_params(**TINY_ARGS.get(family, {}), **TINY_ARGS.get(method, {})), family
 
 
 def battery(sampler, request):
