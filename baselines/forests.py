@@ -89,7 +89,12 @@ class _MinorityForest(BaseOversampler):
             new, fit_seconds, sample_seconds = self._fit_sample(rows, n, seed)
         labels = pd.Series([self.minority_class_] * len(new), name=y.name, dtype=y.dtype)
         return Generated(X=new[list(X.columns)].reset_index(drop=True), y=labels,
-                         fit_seconds=fit_seconds, sample_seconds=sample_seconds)
+                         fit_seconds=fit_seconds, sample_seconds=sample_seconds,
+                         extra=self._budget_used())
+
+    def _budget_used(self) -> dict:
+        """Settings the data decided, logged as metrics (none by default)."""
+        return {}
 
 
 class ForestFlow(_MinorityForest):
@@ -107,6 +112,11 @@ class ForestFlow(_MinorityForest):
         Noise draws per real row (library default 100).
     n_estimators, max_depth : int
         Each level's XGBoost model (library defaults 100, 7).
+    max_rows : int or None
+        At most this many noisy rows per level (minority rows times ``duplicate_K``):
+        ``duplicate_K`` is lowered to ``max_rows // n_minority`` (at least 1) where the product
+        exceeds it, and the value used is logged as the metric ``duplicate_K``. None: the
+        library's ``duplicate_K`` whatever the table (a cell's cost grows with the product).
     n_jobs : int
         Processes for the levels (1: one core per cell, as the benchmark runs).
     categorical_features, random_state
@@ -116,15 +126,17 @@ class ForestFlow(_MinorityForest):
     _parameter_constraints = {
         **BaseOversampler._parameter_constraints,
         "n_t": _POSITIVE, "duplicate_K": _POSITIVE, "n_estimators": _POSITIVE,
-        "max_depth": _POSITIVE, "n_jobs": [Integral],
+        "max_depth": _POSITIVE, "max_rows": [Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [Integral],
     }
 
-    def __init__(self, n_t=50, duplicate_K=100, n_estimators=100, max_depth=7, n_jobs=1,
-                 categorical_features="auto", random_state=None):
+    def __init__(self, n_t=50, duplicate_K=100, n_estimators=100, max_depth=7, max_rows=None,
+                 n_jobs=1, categorical_features="auto", random_state=None):
         self.n_t = n_t
         self.duplicate_K = duplicate_K
         self.n_estimators = n_estimators
         self.max_depth = max_depth
+        self.max_rows = max_rows
         self.n_jobs = n_jobs
         self.categorical_features = categorical_features
         self.random_state = random_state
@@ -139,9 +151,12 @@ class ForestFlow(_MinorityForest):
             pd.DataFrame({f"{c}={v}": (rows[c] == v).astype(float) for v in levels[c]})
             for c in cats]
         data = pd.concat(parts, axis=1).to_numpy()
+        self.duplicate_K_ = self.duplicate_K
+        if self.max_rows is not None and len(rows) * self.duplicate_K > self.max_rows:
+            self.duplicate_K_ = max(1, self.max_rows // len(rows))
         t0 = time.perf_counter()
         model = fd.ForestDiffusionModel(
-            data, n_t=self.n_t, duplicate_K=self.duplicate_K, n_estimators=self.n_estimators,
+            data, n_t=self.n_t, duplicate_K=self.duplicate_K_, n_estimators=self.n_estimators,
             max_depth=self.max_depth, diffusion_type="flow", model="xgboost",
             n_jobs=self.n_jobs, seed=seed)
         t1 = time.perf_counter()
@@ -154,6 +169,10 @@ class ForestFlow(_MinorityForest):
             new[c] = np.asarray(levels[c], dtype=object)[block.argmax(axis=1)]
             at += len(levels[c])
         return new, t1 - t0, t2 - t1
+
+
+    def _budget_used(self) -> dict:
+        return {"duplicate_K": self.duplicate_K_}
 
 
 class ARF(_MinorityForest):

@@ -145,3 +145,16 @@ def test_forest_without_its_library_names_the_extra(name, module, monkeypatch):
     X, y = toy_table()
     with pytest.raises(ImportError, match=r"pip install 'imbllm\[modern\]'"):
         cls(random_state=0).fit_resample(X, y)
+
+
+def test_forestflow_row_cap_lowers_duplicate_k_and_logs_it():
+    pytest.importorskip("ForestDiffusion")
+    from baselines.forests import ForestFlow
+
+    X, y = toy_table()  # 12 minority rows
+    capped = ForestFlow(n_t=2, duplicate_K=10, n_estimators=3, max_rows=30, random_state=0)
+    check_oversampler(capped, X, y)
+    assert capped.telemetry()["duplicate_K"] == 2.0  # 30 // 12
+    free = ForestFlow(n_t=2, duplicate_K=10, n_estimators=3, random_state=0)
+    free.fit_resample(X, y)
+    assert free.telemetry()["duplicate_K"] == 10.0
