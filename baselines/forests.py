@@ -125,9 +125,10 @@ class ForestFlow(_MinorityForest):
 
     _parameter_constraints = {
         **BaseOversampler._parameter_constraints,
-        "n_t": _POSITIVE, "duplicate_K": _POSITIVE, "n_estimators": _POSITIVE,
-        "max_depth": _POSITIVE, "max_rows": [Interval(Integral, 1, None, closed="left"), None],
-        "n_jobs": [Integral],
+        # One level leaves Euler's step 1 / (n_t - 1) undefined (ForestDiffusion divides by 0).
+        "n_t": [Interval(Integral, 2, None, closed="left")],
+        "duplicate_K": _POSITIVE, "n_estimators": _POSITIVE, "max_depth": _POSITIVE,
+        "max_rows": [Interval(Integral, 1, None, closed="left"), None], "n_jobs": [Integral],
     }
 
     def __init__(self, n_t=50, duplicate_K=100, n_estimators=100, max_depth=7, max_rows=None,
