@@ -112,11 +112,11 @@ class ForestFlow(_MinorityForest):
         Noise draws per real row (library default 100).
     n_estimators, max_depth : int
         Each level's XGBoost model (library defaults 100, 7).
-    max_rows : int or None
-        At most this many noisy rows per level (minority rows times ``duplicate_K``):
-        ``duplicate_K`` is lowered to ``max_rows // n_minority`` (at least 1) where the product
-        exceeds it, and the value used is logged as the metric ``duplicate_K``. None: the
-        library's ``duplicate_K`` whatever the table (a cell's cost grows with the product).
+    max_cells : int or None
+        At most this many values for each level's trees to fit: minority rows times
+        ``duplicate_K`` times coded columns (numbers, plus one per category), which a level's
+        cost grows with. ``duplicate_K`` is lowered to fit (at least 1) and the value used is
+        logged as the metric ``duplicate_K``. None: the library's ``duplicate_K`` on any table.
     n_jobs : int
         Processes for the levels (1: one core per cell, as the benchmark runs).
     categorical_features, random_state
@@ -128,16 +128,16 @@ class ForestFlow(_MinorityForest):
         # One level leaves Euler's step 1 / (n_t - 1) undefined (ForestDiffusion divides by 0).
         "n_t": [Interval(Integral, 2, None, closed="left")],
         "duplicate_K": _POSITIVE, "n_estimators": _POSITIVE, "max_depth": _POSITIVE,
-        "max_rows": [Interval(Integral, 1, None, closed="left"), None], "n_jobs": [Integral],
+        "max_cells": [Interval(Integral, 1, None, closed="left"), None], "n_jobs": [Integral],
     }
 
-    def __init__(self, n_t=50, duplicate_K=100, n_estimators=100, max_depth=7, max_rows=None,
+    def __init__(self, n_t=50, duplicate_K=100, n_estimators=100, max_depth=7, max_cells=None,
                  n_jobs=1, categorical_features="auto", random_state=None):
         self.n_t = n_t
         self.duplicate_K = duplicate_K
         self.n_estimators = n_estimators
         self.max_depth = max_depth
-        self.max_rows = max_rows
+        self.max_cells = max_cells
         self.n_jobs = n_jobs
         self.categorical_features = categorical_features
         self.random_state = random_state
@@ -153,8 +153,8 @@ class ForestFlow(_MinorityForest):
             for c in cats]
         data = pd.concat(parts, axis=1).to_numpy()
         self.duplicate_K_ = self.duplicate_K
-        if self.max_rows is not None and len(rows) * self.duplicate_K > self.max_rows:
-            self.duplicate_K_ = max(1, self.max_rows // len(rows))
+        if self.max_cells is not None and data.size * self.duplicate_K > self.max_cells:
+            self.duplicate_K_ = max(1, self.max_cells // data.size)
         t0 = time.perf_counter()
         model = fd.ForestDiffusionModel(
             data, n_t=self.n_t, duplicate_K=self.duplicate_K_, n_estimators=self.n_estimators,

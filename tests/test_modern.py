@@ -147,14 +147,14 @@ def test_forest_without_its_library_names_the_extra(name, module, monkeypatch):
         cls(random_state=0).fit_resample(X, y)
 
 
-def test_forestflow_row_cap_lowers_duplicate_k_and_logs_it():
+def test_forestflow_value_cap_lowers_duplicate_k_and_logs_it():
     pytest.importorskip("ForestDiffusion")
     from baselines.forests import ForestFlow
 
-    X, y = toy_table()  # 12 minority rows
-    capped = ForestFlow(n_t=2, duplicate_K=10, n_estimators=3, max_rows=30, random_state=0)
+    X, y = toy_table()  # 12 minority rows, 2 numbers, 2 + 3 categories: 84 values
+    capped = ForestFlow(n_t=2, duplicate_K=10, n_estimators=3, max_cells=300, random_state=0)
     check_oversampler(capped, X, y)
-    assert capped.telemetry()["duplicate_K"] == 2.0  # 30 // 12
+    assert capped.telemetry()["duplicate_K"] == 3.0  # 300 // 84
     free = ForestFlow(n_t=2, duplicate_K=10, n_estimators=3, random_state=0)
     free.fit_resample(X, y)
     assert free.telemetry()["duplicate_K"] == 10.0
