@@ -11,9 +11,10 @@ epochs of at most ``budget.max_rows_per_epoch`` rows, capped by ``max_steps``), 
 sampling (legacy: prompted with "<target> is <minority>,", every column in random order).
 
 be_great samples until it has the rows asked for, dropping rows that leave a column out
-(``drop_nan=True``: without it, 163 of the 241 rows of fuel, seed 0, lacked a column), and
-stops when 14 batches give no row, returning fewer; rows whose label is not the minority, or
-whose value was never seen or is no number, are rejected here. The rows
+(``drop_nan=True``), and stops when 14 batches give no row, returning fewer. It does not know
+which values are valid: rows whose label is not the minority, or whose value was never seen
+(fuel's MODEL column takes a new model name in 163 of 241 rows, seed 0) or is no number, are
+rejected here and asked for again, up to ``patience`` times the rows to make. The rows
 made are kept and the gap is recorded (``shortfall``), as the harness's TapTap does.
 Needs the ``modern`` extra (``be-great``) and the ``llm`` one.
 """
@@ -71,6 +72,9 @@ class GReaTRef(BaseOversampler):
         Sampling temperature (0.7, as ``great``).
     k : int
         Prompts per sampling batch (be_great's ``k``; the harness's ``budget.gen_batch_size``).
+    patience : float
+        At most ``patience * n`` rows drawn from be_great for ``n`` valid rows (5.0, the
+        harness's ``great``).
     max_length : int or None
         Tokens per sampled row, prompt included; None: the backbone's positions.
     cache_dir : str or None
@@ -85,16 +89,19 @@ class GReaTRef(BaseOversampler):
         "llm": [dict, None], "budget": [dict, None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "k": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Real, 0, None, closed="neither")],
         "max_length": [Interval(Integral, 8, None, closed="left"), None],
         "cache_dir": [str, None], "progress": ["boolean"],
     }
 
-    def __init__(self, llm=None, budget=None, temperature=0.7, k=100, max_length=None,
-                 cache_dir=None, progress=True, categorical_features="auto", random_state=None):
+    def __init__(self, llm=None, budget=None, temperature=0.7, k=100, patience=5.0,
+                 max_length=None, cache_dir=None, progress=True, categorical_features="auto",
+                 random_state=None):
         self.llm = llm
         self.budget = budget
         self.temperature = temperature
         self.k = k
+        self.patience = patience
         self.max_length = max_length
         self.cache_dir = cache_dir
         self.progress = progress
@@ -110,15 +117,31 @@ class GReaTRef(BaseOversampler):
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="great_ref_")))
             great, fit_seconds = self._fit(table, work, seed)
             t0 = time.perf_counter()
-            raw = self._sample(great, target, n, seed)
+            new, rejected = self._refill(great, X, y, target, n, seed)
             sample_seconds = time.perf_counter() - t0
-        new, rejected = self._valid(raw, X, y, target)
-        new = new.head(n)
         extra = {"shortfall": n - len(new), **{f"rejected_{k}": v for k, v in rejected.items()}}
         labels = pd.Series([self.minority_class_] * len(new), name=y.name, dtype=y.dtype)
         return Generated(X=new, y=labels, n_rejected=sum(rejected.values()), extra=extra,
                          fit_seconds=fit_seconds, sample_seconds=sample_seconds,
                          tags={"peer": "be_great " + _version("be-great")})
+
+    def _refill(self, great, X, y, target: str, n: int, seed: int):
+        """Valid rows up to ``n``: be_great returns as many rows as asked, valid here or not,
+        so the rows still missing are asked for again (a new seed each round) until
+        ``patience * n`` rows were drawn or be_great gives up (14 batches without a row), as
+        the harness's ``great`` refills. Returns the rows and the rejections by reason."""
+        kept, rejected, drawn, rounds = [], {}, 0, 0
+        while (need := n - sum(map(len, kept))) > 0 and drawn < self.patience * n:
+            raw = self._sample(great, target, need, seed + rounds)
+            rounds += 1
+            if raw.empty:
+                break
+            drawn += len(raw)
+            new, why = self._valid(raw, X, y, target)
+            kept.append(new.head(need))
+            rejected = {k: rejected.get(k, 0) + v for k, v in why.items()}
+        new = pd.concat(kept, ignore_index=True) if kept else X.iloc[:0]
+        return new, rejected
 
     def _fit(self, table: pd.DataFrame, work: Path, seed: int):
         require("transformers", "llm", "great_ref")
