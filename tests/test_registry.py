@@ -32,10 +32,14 @@ def test_every_method_config_places_its_method():
     assert reg.proposed == "imbllm" and reg.upper_bounds == ("balance",)
     assert set(ENTROPY_ABLATIONS) <= set(reg.ablations(reg.proposed))  # the claim's ablations
     assert reg.variants == ("imbllm_no_feature_prompt", "imbllm_random_perm", "imbllm_no_interp",
-                            "imbllm_no_pretrain", "imbllm_free", "great_free")
+                            "imbllm_no_pretrain", "imbllm_free", "great_free", "great_ref")
     assert [p[0] for p in reg.pairs()] == ["ImbLLM, pretraining: none → table",
                                            "ImbLLM, decoding: free → constrained",
-                                           "GReaT, decoding: free → constrained"]
+                                           "GReaT, decoding: free → constrained",
+                                           "GReaT, implementation: be_great → the harness's engine"]
+    # The generators beyond the paper's (issue 24): ranked, outside its claims.
+    assert reg.role("beyond") == ("random", "borderline_smote", "svm_smote", "kmeans_smote",
+                                  "arf", "forestflow")
     # The plain-YAML reading of family agrees with Hydra's composition, through both kinds of
     # defaults (a shared file, another method).
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
