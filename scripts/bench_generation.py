@@ -148,6 +148,7 @@ def _sample_child(path: str, decoding: str, rows: int, seed: int, queue) -> None
             "tokens_per_second": s["tokens_per_second"],
             "tokens": s["generated_tokens"],
             "masked_mass": s.get("masked_mass", float("nan")),
+            "mask_us_per_token": s.get("mask_us_per_token", float("nan")),
             "peak_rss_mb": peak_rss_mb(),
         }
     )
@@ -239,6 +240,7 @@ def main(argv=None) -> None:
             f"({r['cpu_seconds']:.1f} CPU s) = {r['valid'] / r['seconds']:.0f} valid rows/s; "
             f"{r['completions']} completions ({r['continuations']} columns continued), "
             f"{r['tokens_per_second']:.0f} tok/s, masked_mass {r['masked_mass']:.4f}, "
+            f"masks {r['mask_us_per_token']:.0f} us/token, "
             f"peak RSS {r['peak_rss_mb']:.0f} MB"
         )
     steps = max(1, round(b["tokens"] / b["completions"]))

@@ -59,12 +59,14 @@ def test_decoding_defaults_follow_the_repair_policy_and_are_checked():
 def test_decode_stats_weigh_masked_mass_by_tokens():
     stats = DecodeStats()
     stats.add({"generated_tokens": 30, "sample_seconds": 1.0, "constrained": True,
-               "masked_mass": 0.1})
+               "masked_mass": 0.1, "mask_seconds": 0.003})
     stats.add({"generated_tokens": 10, "sample_seconds": 1.0, "constrained": True,
-               "masked_mass": 0.5})
-    out = stats.summary(n_valid=8)
+               "masked_mass": 0.5, "mask_seconds": 0.001})
+    stats.add({"generated_tokens": 50, "sample_seconds": 1.0, "constrained": False})
+    out = stats.summary(n_valid=12)
     assert out["masked_mass"] == pytest.approx(0.2)
-    assert out["valid_rows_per_second"] == 4.0 and out["tokens_per_second"] == 20.0
+    assert out["mask_us_per_token"] == pytest.approx(100.0)  # 4 ms over the 40 masked tokens
+    assert out["valid_rows_per_second"] == 4.0 and out["tokens_per_second"] == 30.0
     assert "masked_mass" not in DecodeStats().summary(0)
 
 

@@ -66,6 +66,7 @@ class DecodeStats:
     seconds: float = 0.0
     masked: float = 0.0  # masked probability mass, weighted by tokens
     masked_tokens: int = 0
+    mask_seconds: float = 0.0  # building and applying the constraint's masks
 
     def add(self, stats: dict) -> None:
         tokens = int(stats.get("generated_tokens", 0))
@@ -74,11 +75,13 @@ class DecodeStats:
         if stats.get("constrained"):
             self.masked += float(stats.get("masked_mass", 0.0)) * tokens
             self.masked_tokens += tokens
+            self.mask_seconds += float(stats.get("mask_seconds", 0.0))
 
     def summary(self, n_valid: int) -> dict:
         """``tokens_per_second``, ``valid_rows_per_second`` (valid rows over the seconds spent
         generating) and, when constrained, ``masked_mass`` (the mean probability mass the
-        masks removed per generated token: how far the model strays from the schema)."""
+        masks removed per generated token: how far the model strays from the schema) and
+        ``mask_us_per_token`` (microseconds of mask work per generated token)."""
         out = {
             "generated_tokens": self.tokens,
             "tokens_per_second": self.tokens / self.seconds if self.seconds else 0.0,
@@ -86,4 +89,5 @@ class DecodeStats:
         }
         if self.masked_tokens:
             out["masked_mass"] = self.masked / self.masked_tokens
+            out["mask_us_per_token"] = 1e6 * self.mask_seconds / self.masked_tokens
         return out
