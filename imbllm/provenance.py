@@ -36,6 +36,9 @@ SAMPLER_LIBRARIES = {
     "reference": (),
     "classical": ("scikit-learn", "imbalanced-learn"),
     "deep": ("ctgan", "rdt", "scikit-learn", "torch"),
+    # ForestFlow and adversarial random forests (the modern extra): their packages and the tree
+    # libraries they fit with.
+    "forest": ("forestdiffusion", "arfpy", "xgboost", "lightgbm", "scikit-learn"),
     "llm": (*MODEL_LIBRARIES, *LORA_LIBRARIES, "scikit-learn", "imbalanced-learn"),
 }
 #: Libraries each run records the version of (the classifiers' included).
@@ -163,7 +166,7 @@ def sampler_setup(family: str | None = None) -> dict:
     libraries = SAMPLER_LIBRARIES[family]
     if family == "reference":
         return {}
-    if family == "classical":
+    if family in ("classical", "forest"):
         return _cpu_setup(libraries)
     # CTGAN and TVAE run with enable_gpu=False; the LLM methods where "auto" puts them.
     setup = model_setup("cpu" if family == "deep" else "auto")

@@ -38,7 +38,7 @@ KEY_VERSION = "2"
 #: Sampler arguments that never change the rows a sampler makes (where it caches, bars).
 NON_RESULT_SAMPLER_KEYS = ("cache_dir", "progress")
 PROTOCOLS = ("published", "corrected")
-FAMILIES = ("reference", "classical", "deep", "llm")
+FAMILIES = ("reference", "classical", "deep", "forest", "llm")
 PUBLISHED_INPUTS = ("original", "ordinal", "ordinal_as_numeric")
 TRAIN_ON = ("imbalanced", "full_split")
 

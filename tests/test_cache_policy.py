@@ -186,6 +186,7 @@ def test_a_changed_library_version_gives_another_key(monkeypatch):
             "classical": ResampleStore.address("smote", [], 0, X, y, family="classical"),
             "llm": ResampleStore.address("imbllm", [], 0, X, y, family="llm"),
             "reference": ResampleStore.address("standard", [], 0, X, y, family="reference"),
+            "forest": ResampleStore.address("forestflow", [], 0, X, y, family="forest"),
         }
 
     before = keys()
@@ -195,13 +196,17 @@ def test_a_changed_library_version_gives_another_key(monkeypatch):
         return lambda dist: "99.0" if dist == name else real(dist)
 
     changed = {}
-    for lib in ("torch", "transformers", "tokenizers", "scikit-learn", "imbalanced-learn"):
+    for lib in ("torch", "transformers", "tokenizers", "scikit-learn", "imbalanced-learn",
+                "forestdiffusion", "arfpy", "xgboost"):
         monkeypatch.setattr(provenance, "version", bumped(lib))
         changed[lib] = {k for k, v in keys().items() if v != before[k]}
     monkeypatch.undo()
     assert changed["torch"] == changed["transformers"] == changed["tokenizers"] == {"model", "llm"}
     # SMOTE's rows follow scikit-learn and imbalanced-learn, not torch; the reference copies.
-    assert changed["scikit-learn"] == changed["imbalanced-learn"] == {"classical", "llm"}
+    assert changed["imbalanced-learn"] == {"classical", "llm"}
+    assert changed["scikit-learn"] == {"classical", "llm", "forest"}
+    # ForestFlow's and ARF's sets follow their packages and the trees they fit with.
+    assert changed["forestdiffusion"] == changed["arfpy"] == changed["xgboost"] == {"forest"}
     assert keys() == before
 
 

@@ -32,7 +32,7 @@ def test_every_option_composes(group):
         if group == "method":
             sampler = instantiate(cfg.method.sampler)
             assert hasattr(sampler, "fit_resample")
-            assert cfg.method.family in {"reference", "classical", "deep", "llm"}
+            assert cfg.method.family in {"reference", "classical", "deep", "forest", "llm"}
         if group == "classifier":
             assert hasattr(instantiate(cfg.classifier.model), "fit")
 
