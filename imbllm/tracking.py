@@ -78,15 +78,23 @@ def _ensure_sqlite_dir(uri: str) -> None:
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _retry(fn, *args, attempts: int = 20, **kwargs):
-    """Call ``fn``, retrying while SQLite reports a lock (two sweeps writing one store)."""
+#: What two workers adding the same dataset row to one store at once raise (SQLite, PostgreSQL):
+#: MLflow looks the row up, finds none in either worker, and both insert it. Called again, the
+#: lookup finds the other worker's row and only links it to the run.
+SAME_ROW_ADDED = ("UNIQUE constraint failed", "duplicate key value violates unique constraint")
+
+
+def _retry(fn, *args, attempts: int = 20, also: tuple[str, ...] = (), **kwargs):
+    """Call ``fn``, retrying while SQLite reports a lock (two sweeps writing one store), or an
+    error whose text holds one of ``also``."""
     import time
 
     for i in range(attempts):
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # MlflowException wraps sqlalchemy's OperationalError
-            if "locked" not in str(exc) or i == attempts - 1:
+            text = str(exc)
+            if not any(m in text for m in ("locked", *also)) or i == attempts - 1:
                 raise
             time.sleep(0.5 + 0.25 * i)
 
@@ -177,7 +185,7 @@ class Tracker:
         for i in range(0, len(items), 100):
             _retry(self.client.log_batch, rid, params=items[i : i + 100])
         if inputs:
-            _retry(self.client.log_inputs, rid, datasets=inputs)
+            _retry(self.client.log_inputs, rid, datasets=inputs, also=SAME_ROW_ADDED)
         return rid
 
     def artifact_uri(self, run_id: str) -> str:
@@ -206,7 +214,7 @@ class Tracker:
                 p.write_bytes(content if isinstance(content, bytes) else content.encode())
             _retry(self.client.log_artifacts, run_id, d)
         if inputs:
-            _retry(self.client.log_inputs, run_id, datasets=inputs)
+            _retry(self.client.log_inputs, run_id, datasets=inputs, also=SAME_ROW_ADDED)
         _retry(self.client.set_terminated, run_id, "FINISHED")
 
     def fail(self, run_id: str, error: BaseException, tags: dict[str, str] | None = None) -> None:

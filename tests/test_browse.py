@@ -137,3 +137,33 @@ def test_make_ui_prints_the_runs_view_and_starts_mlflow_on_loopback(fresh_store,
                         str((tmp_path / "store" / "mlartifacts").resolve())]
     assert mlflow_ui.main(["--tracking-uri", f"sqlite:///{tmp_path}/none.db"]) == 2
     assert "no tracking store at" in capsys.readouterr().err
+
+
+def test_two_workers_adding_one_dataset_at_once_both_log_it(fresh_store, monkeypatch):
+    """Two workers find no row for a new dataset and both insert it: the second insert fails on
+    the store's unique key (seen in a two-worker sweep). The tracker asks again, and the second
+    run links the row the first one added."""
+    from mlflow.entities import Dataset, DatasetInput
+    from mlflow.exceptions import MlflowException
+
+    tracker = Tracker(fresh_store, "race")
+    first, second = (tracker.client.create_run(tracker.experiment_id).info.run_id for _ in range(2))
+    table = [DatasetInput(Dataset(name="fuel", digest="ab790f7936d84497", source_type="local",
+                                  source='{"uri": "fuel.csv"}'))]
+    real, calls = tracker.client.log_inputs, []
+
+    def racing(run_id, datasets=None, models=None):
+        calls.append(run_id)
+        if len(calls) == 1:  # the other worker's insert lands between our lookup and our insert
+            real(first, datasets=table)
+            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: "
+                                  "datasets.experiment_id, datasets.name, datasets.digest")
+        return real(run_id, datasets=datasets, models=models)
+
+    monkeypatch.setattr(tracker.client, "log_inputs", racing)
+    tracker.finish(second, {"f1_minority": 0.5}, {}, {}, inputs=table)
+    runs = {r: tracker.client.get_run(r) for r in (first, second)}
+    assert calls == [second, second]
+    assert [[i.dataset.digest for i in runs[r].inputs.dataset_inputs] for r in (first, second)] == [
+        ["ab790f7936d84497"], ["ab790f7936d84497"]]
+    assert runs[second].info.status == "FINISHED"
