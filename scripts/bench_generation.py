@@ -74,6 +74,10 @@ from imbllm.protocol import make_split  # noqa: E402
 
 log = logging.getLogger("bench_generation")
 AUTHORS_ROWS_PER_S = 474 / 4.06
+#: Issue 23's targets, each a ratio measured in the same run, and the memory bound.
+AT_LEAST = {"ceiling_fraction": 0.7, "constrained_vs_free": 0.8, "speedup_vs_naive": 10.0,
+            "train_ceiling_fraction": 0.7}
+PEAK_RSS_MB_BELOW = 2048
 
 
 def peak_rss_mb() -> float:
@@ -271,9 +275,8 @@ def main(argv=None) -> None:
         "speedup_vs_naive": valid_per_s / naive_per_s if naive_per_s else float("inf"),
         "train_ceiling_fraction": min((r["fraction"] for r in train.values()), default=float("nan")),
     }
-    met = {"ceiling_fraction": fraction >= 0.7, "constrained_vs_free": figures["constrained_vs_free"] >= 0.8,
-           "peak_rss_mb": figures["peak_rss_mb"] < 2048, "speedup_vs_naive": figures["speedup_vs_naive"] >= 10,
-           "train_ceiling_fraction": figures["train_ceiling_fraction"] >= 0.7}
+    met = {k: figures[k] >= least for k, least in AT_LEAST.items()}
+    met["peak_rss_mb"] = figures["peak_rss_mb"] < PEAK_RSS_MB_BELOW
     print("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
     print(
         f"valid_rows_per_s={valid_per_s:.0f} "
