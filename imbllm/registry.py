@@ -39,6 +39,8 @@ ROLES = {
     "reference": "a reference row: no oversampling, or the split before the cut (an upper "
                  "bound, never ranked, where it trains on the full split)",
     "beyond": "a generator beyond the paper's: ranked with the others, outside its claims",
+    "contender": "a generator from after the paper: set against the proposed method with the "
+                 "paper's methods in a section of its own, outside the paper's comparison",
     "ablation": "the method `of` without one component (`label`: the component)",
     "before": "the method `of` before one of its fixes (`change`: what the fix changed)",
     "peer_check": "another implementation of the method `of` (`change`: the two sides)",

@@ -61,8 +61,9 @@ def significant_sides(w: pd.DataFrame | None) -> tuple[list[str], list[str]]:
             w[sig & (w["wins"] < w["losses"])]["baseline"].tolist())
 
 
-def comparison_paragraph(c: Comparison, label: str) -> str:
-    """One paragraph: winner, the reference's rank, Friedman, CD, Wilcoxon, verdict."""
+def comparison_paragraph(c: Comparison, label: str, *, claims: bool = True) -> str:
+    """One paragraph: winner, the reference's rank, Friedman, CD, Wilcoxon, and with
+    ``claims`` the verdict on the paper's claim about the metric."""
     reference_label = f"`{c.reference}`" if c.reference else "ImbLLM"
     n, k = c.friedman.n_datasets, c.friedman.n_methods
     if k == 0 or n == 0:
@@ -96,7 +97,7 @@ def comparison_paragraph(c: Comparison, label: str) -> str:
         out.append(f"{reference_label} does not rank best: it is {ordinal(pos)} of {k} "
                    f"(average rank {ref_rank:.2f}), {gap:.2f} ranks behind {best}{within}.")
     out.append(_wilcoxon_sentence(c, reference_label))
-    verdict = _verdict(c, reference_label)
+    verdict = _verdict(c, reference_label) if claims else ""
     if verdict:
         out.append(verdict)
     return " ".join(out)

@@ -19,17 +19,17 @@ import pandas as pd
 
 from imbllm.analysis import (
     claims,
+    contenders,
     dataset_figures,
-    figures,
     findings,
     llm_rows,
     llm_sections,
+    ranks,
     summary,
 )
-from imbllm.analysis.stats import Comparison, compare, seed_means
-from imbllm.metrics import HEADLINE, SYNTHETIC_METRICS, goal, higher_is_better
+from imbllm.analysis.stats import seed_means
+from imbllm.metrics import HEADLINE, SYNTHETIC_METRICS, higher_is_better
 from imbllm.registry import methods as registry
-from imbllm.results import method_order
 
 FIGURE_PREFIXES = ("cd_", "dum_", "embedding_", "interpolation")
 
@@ -81,6 +81,10 @@ def build_report(
     scratch = runs[runs["experiment"] == opt.scratch_experiment]
     interp = runs[runs["experiment"] == opt.interpolation_experiment]
     runs = runs[~side]
+    header_runs = runs
+    # Generators from after the paper and peer implementations have sections of their own; the
+    # paper's comparison stays as the paper set it.
+    runs, new, peers = contenders.split(runs)
     if runs.empty:
         raise ValueError(f"{opt.source} holds no finished runs outside the comparison "
                          "experiments; run a sweep first (imbllm-bench -m experiment=...).")
@@ -104,25 +108,12 @@ def build_report(
     competing = at_ratio[~at_ratio["method"].isin(reg.upper_bounds)]
     ranked = competing[~competing["method"].isin(reg.variants)]
 
-    md = [_header(runs, opt, ratio, protocol, classifier)]
-    # -- comparisons --------------------------------------------------------------------
-    comparisons: list[tuple[str, Comparison]] = []
-    for mode, names in HEADLINE.items():
-        sl = ranked[(ranked["protocol"] == mode) & (ranked["classifier"] == classifier)]
-        for short, metric in names.items():
-            if metric in sl.columns and sl[metric].notna().any():
-                comparisons.append((f"{short} ({mode} protocol, {classifier})",
-                                    compare(sl, metric, goal(metric), reference=opt.reference,
-                                            alpha=opt.alpha)))
+    md = [_header(header_runs, opt, ratio, protocol, classifier)]
     synth = competing[competing["protocol"] == protocol]
     synth = synth[synth["dum"].notna()] if "dum" in synth.columns else synth.iloc[:0]
-    synth_ranked = synth[~synth["method"].isin(reg.variants)]
-    for metric in SYNTHETIC_METRICS:
-        if (metric != "dum_reference" and metric in synth.columns
-                and synth_ranked[metric].notna().any()):
-            comparisons.append((f"{metric} ({protocol} protocol)",
-                                compare(synth_ranked, metric, goal(metric), reference=opt.reference,
-                                        alpha=opt.alpha)))
+    comparisons = ranks.comparisons(
+        ranked, synth[~synth["method"].isin(reg.variants)], modes=HEADLINE, classifier=classifier,
+        protocol=protocol, reference=opt.reference, alpha=opt.alpha)
 
     md.append("## Findings\n")
     md += [findings.comparison_paragraph(c, label) + "\n" for label, c in comparisons]
@@ -167,16 +158,13 @@ def build_report(
             md.append(_table(synth, metric) + "\n")
 
     md.append("## Ranks and tests\n")
-    md.append(_rank_table(comparisons) + "\n")
-    for i, (label, c) in enumerate(comparisons):
-        name = f"cd_{i:02d}_{c.metric}.png"
-        figures.cd_diagram(c, fig_dir / name, title=f"{label}: average ranks (1 = best), "
-                           f"Friedman {findings.fmt_p(c.friedman.pvalue)}, CD = {c.cd:.2f}")
-        md.append(f"### {label}\n")
-        md += [f"- {note}" for note in c.notes]
-        md.append(f"\n![critical difference diagram of {c.metric}](figures/{name})\n")
-        if c.wilcoxon is not None:
-            md.append(_wilcoxon_table(c) + "\n")
+    md += ranks.section(comparisons, fig_dir)
+    new_md, new_found = contenders.section(
+        ranked, new[new["ratio"] == ratio], at_ratio, classifier=classifier,
+        reference=opt.reference, alpha=opt.alpha, fig_dir=fig_dir)
+    md += new_md
+    md += contenders.peer_section(peers[peers["ratio"] == ratio], scratch[scratch["ratio"] == ratio],
+                              classifier=classifier, scratch_name=opt.scratch_experiment)
 
     md.append("## Figures per dataset\n")
     md += dataset_figures.section(synth, fig_dir, opt, ratio, load_synthetic, load_real)
@@ -184,7 +172,8 @@ def build_report(
     path.write_text("\n".join(md).rstrip() + "\n")
     (out_dir / "summary.md").write_text(summary.block(
         at_ratio, comparisons, claims.verdicts(competing, classifier, protocol, opt.alpha),
-        source=opt.source, reference=opt.reference))
+        source=opt.source, reference=opt.reference,
+        extra=[contenders.standing_line(new_found, opt.reference)]))
     return path
 
 
@@ -239,26 +228,3 @@ def _cap_note(synth: pd.DataFrame) -> str:
             "same number of rows, but `dum` is larger than with every row, so `dum_ratio` is "
             "biased upwards against 1 (`scripts/bench_synthetic_metrics.py --exact` prints both "
             "on adult).")
-
-
-def _rank_table(comparisons: list[tuple[str, Comparison]]) -> str:
-    methods = method_order({m for _, c in comparisons for m in c.ranks.index})
-    head = "| metric | N | Friedman p | CD | " + " | ".join(methods) + " |"
-    lines = [head, "|---" * (len(methods) + 4) + "|"]
-    for label, c in comparisons:
-        cells = [f"{c.ranks[m]:.2f}" if m in c.ranks else "—" for m in methods]
-        lines.append(f"| {label} | {c.friedman.n_datasets} | "
-                     f"{findings.fmt_p(c.friedman.pvalue, bare=True)}"
-                     f" | {c.cd:.2f} | " + " | ".join(cells) + " |")
-    return "Average ranks (1 = best) over the datasets each test used:\n\n" + "\n".join(lines)
-
-
-def _wilcoxon_table(c: Comparison) -> str:
-    lines = [f"{c.reference} against each baseline (difference oriented so that positive "
-             "favours it):\n", "| baseline | datasets | wins | ties | losses | median diff | "
-             "W | p | p (Holm) | significant |", "|---" * 10 + "|"]
-    for r in c.wilcoxon.itertuples():
-        lines.append(f"| {r.baseline} | {r.n} | {r.wins} | {r.ties} | {r.losses} | "
-                     f"{r.median_diff:.4f} | {r.statistic:.1f} | {findings.fmt_p(r.p, bare=True)} | "
-                     f"{findings.fmt_p(r.p_holm, bare=True)} | {'yes' if r.significant else 'no'} |")
-    return "\n".join(lines)

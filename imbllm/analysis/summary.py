@@ -80,8 +80,10 @@ def rows_line(runs: pd.DataFrame, protocol: str) -> str:
 
 
 def block(runs: pd.DataFrame, comparisons: list[tuple[str, Comparison]],
-          verdicts: list[tuple[str, str]], *, source: str, reference: str) -> str:
-    """The markdown between the README's markers."""
+          verdicts: list[tuple[str, str]], *, source: str, reference: str,
+          extra: list[str] = ()) -> str:
+    """The markdown between the README's markers; ``extra``: further lines, blank ones left
+    out."""
     def listing(col):
         return ", ".join(map(str, sorted(runs[col].dropna().unique().tolist())))
 
@@ -95,6 +97,7 @@ def block(runs: pd.DataFrame, comparisons: list[tuple[str, Comparison]],
     md += [f"- {claim[0].upper()}{claim[1:]} **{verdict.rstrip('.')}.**"
            for claim, verdict in verdicts]
     md += [line for line in (rows_line(runs, p) for p in ("corrected", "published")) if line]
+    md += [line for line in extra if line]
     return "\n".join(md).rstrip() + "\n"
 
 
