@@ -66,7 +66,7 @@ class DecodeStats:
     seconds: float = 0.0
     masked: float = 0.0  # masked probability mass, weighted by tokens
     masked_tokens: int = 0
-    mask_seconds: float = 0.0  # building and applying the constraint's masks
+    mask_seconds: float = 0.0  # the constraint's work: its masks and its rows' states
 
     def add(self, stats: dict) -> None:
         tokens = int(stats.get("generated_tokens", 0))
@@ -81,7 +81,8 @@ class DecodeStats:
         """``tokens_per_second``, ``valid_rows_per_second`` (valid rows over the seconds spent
         generating) and, when constrained, ``masked_mass`` (the mean probability mass the
         masks removed per generated token: how far the model strays from the schema) and
-        ``mask_us_per_token`` (microseconds of mask work per generated token)."""
+        ``mask_us_per_token`` (microseconds of the constraint's work, masks and states, per
+        generated token)."""
         out = {
             "generated_tokens": self.tokens,
             "tokens_per_second": self.tokens / self.seconds if self.seconds else 0.0,

@@ -105,8 +105,13 @@ class MaskedLogits:
         self.seconds += time.perf_counter() - t0
         return int(keep.sum(-1).max())
 
+    # ``seconds`` counts all of the constraint's work: the masks and moving the rows' states.
     def advance(self, tokens: torch.Tensor) -> None:
+        t0 = time.perf_counter()
         self.masks.advance(tokens.tolist())
+        self.seconds += time.perf_counter() - t0
 
     def select(self, rows: torch.Tensor) -> None:
+        t0 = time.perf_counter()
         self.masks.select(rows.tolist())
+        self.seconds += time.perf_counter() - t0
