@@ -73,3 +73,15 @@ def test_each_protocol_writes_its_own_scores_with_the_paper_s_two_first(tmp_path
     head = written[0].path.read_text().splitlines()
     assert head[0] == "# f1_minority — x, protocol=corrected, classifier=xgboost"
     assert "best per dataset in bold (the 'balance' reference excluded)." in head[2]
+
+
+def test_a_rebuild_from_the_same_runs_is_the_same_file(tmp_path):
+    # The header names the runs' last end (2026-12-01 10:00 UTC), not the time of the build.
+    last = 1_796_119_200_000
+    runs = _runs("f1_minority").assign(experiment="x", classifier="xgboost", ratio=0.2,
+                                       protocol="corrected", code_version="abc",
+                                       start_time=last - 60_000, end_time=last)
+    first = write_tables(runs, tmp_path / "a", "x")[0].path.read_bytes()
+    again = write_tables(runs, tmp_path / "b", "x")[0].path.read_bytes()
+    assert first == again
+    assert f"From {len(runs)} runs, the last ended 2026-12-01 10:00 UTC." in first.decode()

@@ -77,6 +77,10 @@ def _excluded() -> str:
     return f"the {names} reference{'s' if len(bounds) > 1 else ''} excluded"
 
 
+def _when(epoch_ms) -> str:
+    return f"{datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
 def write_tables(runs: pd.DataFrame, out_dir: str | Path, experiment: str) -> list[Table]:
     """Write every table of ``experiment`` under ``out_dir/experiment/``; return them."""
     out_dir, written = Path(out_dir), []
@@ -96,8 +100,9 @@ def write_tables(runs: pd.DataFrame, out_dir: str | Path, experiment: str) -> li
                 f"Runs: {sweep_commands(part)}; {this_file}.\n"
                 f"Sweep wall time: {wall_time(part)}. Code versions: "
                 f"{', '.join(sorted(part['code_version'].dropna().unique()))}. "
-                f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(part)} "
-                "runs.\n\n"
+                # The runs' own last end, not the clock: a rebuild from the same runs is the
+                # same file, byte for byte.
+                f"From {len(part)} runs, the last ended {_when(part['end_time'].max())}.\n\n"
             )
             written.append(_write(out_dir / experiment / f"{mode}_{clf}_{metric}.md", head,
                                   format_table(mean, std, rank), f"{metric} ({mode}, {clf})"))
