@@ -152,7 +152,8 @@ def section(ranked: pd.DataFrame, new: pd.DataFrame, everything: pd.DataFrame, *
 def _cost_block(pool: pd.DataFrame, everything: pd.DataFrame) -> list[str]:
     md = ["### Cost of one synthetic set\n"]
     md.append("Mean seconds per (dataset, seed) to make the synthetic rows (the classifiers "
-              "share them), as logged by each run: fitting without table pretraining, sampling, "
+              "share them), wall seconds as each run logged them under its sweep's load (the "
+              "sweeps' tables give their wall times): fitting without table pretraining, sampling, "
               "and the table pretraining of the language-model methods' backbone charged once "
               "per (dataset, seed) from the run that paid it (one backbone per number form, "
               "shared by the methods and loaded from the cache by the others).\n")
