@@ -125,3 +125,9 @@ def test_the_peer_check_passes_within_its_tolerance_and_rows(diffs, valid, verdi
            f"{diffs[1]:+.4f} |" in md
     assert f"its mean minority F1 is {np.mean(diffs):+.4f} from `great`'s" in md
     assert f"The check **{verdict}**." in md
+    assert "Over 3 datasets:" in md
+    # A dataset the checked method has and the peer lacks is named beside the verdict.
+    fewer = peers[peers["dataset"] != "ds2"]
+    md = "\n".join(contenders.peer_section(fewer, scratch, classifier="xgboost",
+                                           scratch_name="paper_llm"))
+    assert "Over 2 datasets (of the 3 `great` has; no `great_ref` run on ds2):" in md

@@ -218,8 +218,11 @@ def _peer_table(mine: pd.DataFrame, theirs: pd.DataFrame, peer: str, of: str) ->
     made = a.loc[both, "valid"].sum() / a.loc[both, "asked"].sum()
     ok_rows, ok_f1 = made >= llm_rows.FULL_SHARE, abs(diff) <= PEER_F1_TOLERANCE
     verdict = "passes" if ok_rows and ok_f1 else "fails"
+    missing = dataset_order(b.index.difference(a.index))
+    lacking = (f" (of the {len(b)} `{of}` has; no `{peer}` run on {', '.join(missing)})"
+               if missing else "")
     return ["\n".join(lines) + "\n",
-            f"Over {len(both)} datasets: `{peer}` made {made:.1%} of its rows (pass mark "
+            f"Over {len(both)} datasets{lacking}: `{peer}` made {made:.1%} of its rows (pass mark "
             f"{llm_rows.FULL_SHARE:.0%}); its mean minority F1 is {diff:+.4f} from `{of}`'s "
             f"(pass mark ±{PEER_F1_TOLERANCE}); wins {int((a.loc[both, 'f1'] > b.loc[both, 'f1']).sum())} "
             f"of {len(both)} datasets. The check **{verdict}**.\n"]
