@@ -55,10 +55,11 @@ class RowConstraint(Protocol):
 class MaskedLogits:
     """Applies one batch's masks to its logits; keeps the batch's mask telemetry.
 
-    On a CPU a mask array becomes a tensor without a copy. Elsewhere each distinct array is
-    copied to the device once per call of ``generate`` (``uploads``, shared by its batches, at
-    most :data:`UPLOAD_BYTES` of them): the constraint caches masks per state, so a step
-    mostly reuses them.
+    The constraint caches one array per state, so a batch meets few distinct masks, each many
+    times. Each distinct array gets a slot in a table of masks and one of -inf biases on the
+    model's device (copied there once per call of ``generate`` through ``uploads``, shared by
+    its batches); a step gathers its rows' slots in one indexing op rather than stacking one
+    tensor per row. The tables hold at most :data:`UPLOAD_BYTES` and start over when full.
     """
 
     def __init__(self, masks: BatchMasks, device: torch.device, uploads: dict):
@@ -68,6 +69,12 @@ class MaskedLogits:
         self.masked_mass = 0.0  # probability mass masked away, summed over row-steps
         self.row_steps = 0
         self.seconds = 0.0
+        self._clear()
+
+    def _clear(self) -> None:
+        self._slots: dict[int, tuple[np.ndarray, int]] = {}  # id(array) -> (array, slot)
+        self._allowed: list[int] = []  # tokens each slot allows
+        self._keep = self._bias = None
 
     @property
     def n_cut(self) -> int:
@@ -84,26 +91,49 @@ class MaskedLogits:
             hit = self.uploads[id(array)] = (array, torch.from_numpy(array).to(self.device))
         return hit[1]
 
+    def _slot(self, array: np.ndarray) -> int:
+        hit = self._slots.get(id(array))
+        # The entry holds the array, so its id cannot pass to another while it has a slot.
+        if hit is not None and hit[0] is array:
+            return hit[1]
+        n = len(self._allowed)
+        if self._keep is None or n == len(self._keep):
+            grown = torch.empty((max(64, 2 * n), array.shape[0]), dtype=torch.float32,
+                                device=self.device)
+            bias = torch.empty_like(grown)
+            if n:
+                grown[:n], bias[:n] = self._keep, self._bias
+            self._keep, self._bias = grown, bias
+        row = self._tensor(array)
+        self._keep[n] = row
+        self._bias[n] = torch.zeros_like(row).masked_fill_(row == 0, float("-inf"))
+        self._allowed.append(int(np.count_nonzero(array)))
+        self._slots[id(array)] = (array, n)
+        return n
+
     def apply(self, scaled: torch.Tensor, logits: torch.Tensor | None = None) -> int:
         """Set the blocked tokens of ``logits`` (``scaled``, the logits at the sampling
         temperature, when None) to -inf, in place; the most tokens a row may take."""
         t0 = time.perf_counter()
-        keep = torch.stack([self._tensor(a) for a in self.masks.step()])
-        if keep.shape[1] != scaled.shape[1]:
+        arrays = self.masks.step()
+        if arrays[0].shape[0] != scaled.shape[1]:
             raise ValueError(
                 f"the model has {scaled.shape[1]} logits but the constraint was built for "
-                f"{keep.shape[1]} tokens; bind it with width={scaled.shape[1]}."
+                f"{arrays[0].shape[0]} tokens; bind it with width={scaled.shape[1]}."
             )
-        bias = torch.zeros_like(keep).masked_fill_(keep == 0, float("-inf"))
+        if len(self._allowed) * arrays[0].nbytes >= UPLOAD_BYTES:
+            self._clear()
+        slots = [self._slot(a) for a in arrays]
+        index = torch.tensor(slots, device=self.device)
         # The mass masked away, at the sampling temperature, over rows still writing (one
         # fused softmax: cheaper than two log-sum-exps).
-        kept = torch.softmax(scaled, dim=-1).mul_(keep).sum(-1)
+        kept = torch.softmax(scaled, dim=-1).mul_(self._keep.index_select(0, index)).sum(-1)
         live = torch.tensor(self.masks.live(), device=scaled.device)
         self.masked_mass += float((1.0 - kept)[live].sum())
         self.row_steps += int(live.sum())
-        (scaled if logits is None else logits).add_(bias)
+        (scaled if logits is None else logits).add_(self._bias.index_select(0, index))
         self.seconds += time.perf_counter() - t0
-        return int(keep.sum(-1).max())
+        return max(self._allowed[s] for s in slots)
 
     # ``seconds`` counts all of the constraint's work: the masks and moving the rows' states.
     def advance(self, tokens: torch.Tensor) -> None:
