@@ -194,7 +194,9 @@ def _header(runs, opt, ratio, protocol, classifier) -> str:
         f"- tests: ratio {ratio}; classification ranks use {classifier}, synthetic-data ranks "
         f"the {protocol} protocol; reference method `{opt.reference}`; "
         f"{_bounds(registry())} left out of ranks, and so are ImbLLM's ablations and the "
-        f"before cells of the engine's fixes (each has its own section); alpha = {opt.alpha}\n"
+        f"before cells of the engine's fixes (each has its own section), the generators from "
+        f"after the paper (role contender) and peer implementations (role peer_check), which "
+        f"have theirs after the paper's tests; alpha = {opt.alpha}\n"
     )
 
 
