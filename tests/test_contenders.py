@@ -63,6 +63,13 @@ def test_costs_charge_the_pretraining_once_from_the_run_that_paid_it():
     assert c.loc["imbllm", "hours"] == pytest.approx(190.0 / 3600)
     table = contenders.cost_table(c)
     assert "| imbllm | 2 | 30.00 | 10.00 | 55.00 | 95.00 | 0.05 |" in table
+    assert "no recorded run paid" not in table
+    # A backbone whose pretraining no recorded run paid: left out of the mean and named.
+    loaded = runs[~(runs["method"] == "taptap")]._append(
+        _set("taptap", 1, fit=40.3, sample=5.0, pretrain=0.3, hit=1, start=7), ignore_index=True)
+    c = contenders.costs(loaded, loaded)
+    assert np.isnan(c.loc["taptap", "pretraining"]) and c.loc["taptap", "unpaid"] == 1
+    assert "(their pretraining left out of the mean): taptap 1 of 1." in contenders.cost_table(c)
 
 
 @pytest.fixture
