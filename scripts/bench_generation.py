@@ -11,9 +11,11 @@ backbone pretrained on the whole split, then fine-tuned on the minority and inte
 (its seconds are the run's language-model cost). Every figure below uses that fitted sampler
 and the engine's own prompts, serialiser, parser and strict check.
 
-(a) ceiling: decode-only forward throughput (tokens/s) at the generation batch size and the
-    constrained rows' mean length, best of the Hugging Face forward and the direct decoder
-    (one op at a time, or one batch per thread as ``generate`` runs them);
+(a) ceiling: forward-only throughput (tokens/s) on the workload itself: ``--compare-rows`` of
+    the engine's prompts, batched and left-padded as ``generate`` batches them, each row's
+    prefill and the decode steps that make the constrained rows' mean length (tokens per row,
+    the end token included); best of the Hugging Face forward and the direct decoder (one op
+    at a time, or one batch per thread as ``generate`` runs them);
 (b) constrained: ``sampler.sample(rows)`` in a fresh process (its peak resident memory is
     ``peak_rss_mb``); every completion is a valid row;
 (b') free: the same with ``decoding="free"``: sample, check, continue and sample again until
@@ -24,7 +26,8 @@ and the engine's own prompts, serialiser, parser and strict check.
 (e) ``constrained_vs_free``: the constraint's own cost, apart from rejection: ``generate`` on
     ``--compare-rows`` of the engine's prompts, constrained, best of ``--reps``, at the speed
     it keeps against the same decoding without the constraint's work (1 minus the share of
-    its seconds spent on masks and the rows' states, ``mask_seconds``). Free ``generate`` on the
+    the worker threads' seconds spent on masks and the rows' states: ``mask_seconds`` over
+    ``worker_seconds``, both summed over the threads). Free ``generate`` on the
     same prompts runs alternately; its completions/s and tokens/s are printed beside
     (``constrained_vs_free_completions``, ``_tokens``) but compare unequal work: a free
     completion that ends the row early (the model's end token before the last column) is
@@ -75,6 +78,7 @@ from imbllm.llm.drawer import Drawer  # noqa: E402
 from imbllm.llm.methods import ImbLLM  # noqa: E402
 from imbllm.llm.model.config import Budget  # noqa: E402
 from imbllm.llm.model.decoders import GPT2Decoder, HFDecoder  # noqa: E402
+from imbllm.llm.model.sampling import _left_pad  # noqa: E402
 from imbllm.protocol import make_split  # noqa: E402
 
 log = logging.getLogger("bench_generation")
@@ -96,39 +100,60 @@ def engine_prompts(sampler, n: int, seed: int) -> list[str]:
 
 
 # -- (a) ceiling --------------------------------------------------------------------------
-def decode_only(decoder, ids: torch.Tensor, steps: int) -> float:
-    """Seconds for a prefill and ``steps`` decode steps of a full batch (no sampling)."""
-    mask = torch.ones_like(ids)
-    token = ids[:, -1]
+def decode_only(decoder, batches: list[tuple[torch.Tensor, torch.Tensor]], steps: int) -> float:
+    """Seconds for each batch's prefill and ``steps`` decode steps (no sampling)."""
     start = time.perf_counter()
     with torch.inference_mode():
-        decoder.start(ids, mask, steps + 1)
-        for _ in range(steps):
-            decoder.step(token)
+        for ids, mask in batches:
+            token = ids[:, -1]
+            decoder.start(ids, mask, steps + 1)
+            for _ in range(steps):
+                decoder.step(token)
     return time.perf_counter() - start
 
 
-def ceiling(lm, prompt: str, batch: int, steps: int, reps: int) -> dict:
-    """Decode-only tokens/s at ``batch`` rows, each decoder with torch's threads inside each
-    op, and the direct decoder on one batch per thread."""
-    ids = torch.tensor([lm.tokenizer(prompt)["input_ids"]] * batch)
+def workload_batches(lm, prompts: list[str], batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The prompts as ``generate`` runs them: sorted by token length, cut into batches of
+    ``batch``, each left-padded with its attention mask."""
+    encoded = lm.tokenizer(list(prompts))["input_ids"]
+    encoded.sort(key=len)
+    return [_left_pad(encoded[s : s + batch], lm.tokenizer.eos_token_id)
+            for s in range(0, len(encoded), batch)]
+
+
+def ceiling(lm, prompts: list[str], batch: int, per_row: int, reps: int) -> dict:
+    """Forward-only tokens/s making ``per_row`` tokens a row after the workload's own
+    prompts: the prefill (which gives the first token's logits) and ``per_row - 1`` decode
+    steps, as ``generate`` needs for rows of that length; each decoder with torch's threads
+    inside each op, and the direct decoder on one batch per thread, as ``generate`` runs them."""
+    batches = workload_batches(lm, prompts, batch)
+    tokens = sum(len(ids) for ids, _ in batches) * per_row
+    steps = per_row - 1
     model = lm.model.eval()
     out = {}
     for name, make in (("hf_forward", HFDecoder), ("direct", GPT2Decoder)):
-        best = min(decode_only(make(model), ids, steps) for _ in range(reps))
-        out[name] = batch * steps / best
+        if make is GPT2Decoder and not GPT2Decoder.supports(model):
+            continue
+        best = min(decode_only(make(model), batches, steps) for _ in range(reps))
+        out[name] = tokens / best
+    if not GPT2Decoder.supports(model):
+        return out
     threads = torch.get_num_threads()
 
-    def one(_):
+    def one(pair):
         torch.set_num_threads(1)
-        return decode_only(GPT2Decoder(model), ids, steps)
+        return decode_only(GPT2Decoder(model), [pair], steps)
 
     try:
-        with ThreadPoolExecutor(threads) as pool:
-            best = min(max(pool.map(one, range(threads))) for _ in range(reps))
+        best = float("inf")
+        for _ in range(reps):
+            start = time.perf_counter()
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(one, batches))
+            best = min(best, time.perf_counter() - start)
     finally:
         torch.set_num_threads(threads)
-    out[f"direct_x{threads}_threads"] = threads * batch * steps / best
+    out[f"direct_x{threads}_threads"] = tokens / best
     return out
 
 
@@ -197,7 +222,8 @@ def compare(sampler, prompts: list[str], batch: int, reps: int, seed: int) -> di
         free = min(free, seconds)
         seconds, stats = timed(grammar, bound)
         if seconds < constrained:
-            constrained, share = seconds, stats["mask_seconds"] / stats["sample_seconds"]
+            # Both summed over the worker threads: the share of the threads' time.
+            constrained, share = seconds, stats["mask_seconds"] / stats["worker_seconds"]
     n = len(prompts)
     return {"free": n / free, "constrained": n / constrained, "cold": n / cold,
             "free_tokens_per_s": free_stats["generated_tokens"] / free,
@@ -259,19 +285,19 @@ def main(argv=None) -> None:
             f"masks {r['mask_us_per_token']:.0f} us/token, "
             f"peak RSS {r['peak_rss_mb']:.0f} MB"
         )
-    steps = max(1, round(b["tokens"] / b["completions"]))
-    a = ceiling(sampler.lm_, sampler.plan_.prompter.label_piece + ",", budget.gen_batch_size, steps,
-                args.reps)
+    per_row = b["tokens"] / b["completions"]  # the workload's tokens per row (end token too)
+    prompts = engine_prompts(sampler, args.compare_rows, args.seed)
+    a = ceiling(sampler.lm_, prompts, budget.gen_batch_size, max(1, round(per_row)), args.reps)
     top = max(a.values())
-    print(f"(a) ceiling, batch {budget.gen_batch_size}, {steps} steps: "
+    print(f"(a) ceiling, {len(prompts)} of the engine's prompts in batches of "
+          f"{budget.gen_batch_size}, {max(1, round(per_row))} tokens a row: "
           + ", ".join(f"{k} {v:.0f} tok/s" for k, v in a.items()))
     c = naive(sampler, args.rows, args.seed)
     print(
         f"(c) naive: {c['rows']} rows in {c['seconds']:.1f} s ({c['cpu_seconds']:.1f} CPU s), "
         f"{c['valid']} valid = {c['valid'] / c['seconds']:.0f} valid rows/s"
     )
-    e = compare(sampler, engine_prompts(sampler, args.compare_rows, args.seed),
-                budget.gen_batch_size, args.reps, args.seed)
+    e = compare(sampler, prompts, budget.gen_batch_size, args.reps, args.seed)
     print(
         f"(e) generate, {args.compare_rows} prompts: free {e['free']:.0f} completions/s "
         f"({e['free_tokens_per_s']:.0f} tok/s), constrained {e['constrained']:.0f} completions/s "
@@ -283,7 +309,7 @@ def main(argv=None) -> None:
     naive_per_s = c["valid"] / c["seconds"]
     free_per_s = f["valid"] / f["seconds"]
     # The ceiling in rows: its tokens/s over the workload's tokens per row (mean completion).
-    fraction = valid_per_s * steps / top
+    fraction = valid_per_s * per_row / top
     figures = {
         "ceiling_fraction": fraction,
         "constrained_vs_free": 1.0 - e["constraint_share"],

@@ -129,13 +129,13 @@ def test_free_decoding_never_draws_an_embedding_row_past_the_tokenizer(wide_lm, 
         raw = model(torch.tensor([[5, 6, 7]])).logits[0, -1]
     assert int(raw.argmax()) >= GPT2_VOCAB  # without the ban, the draws would land there
     drawn: list[int] = []
-    decode = sampling._decode
+    decode = sampling.completion_texts
 
     def spy(tokenizer, prompts, completions):
         drawn.extend(t for c in completions for t in c)
         return decode(tokenizer, prompts, completions)
 
-    monkeypatch.setattr(sampling, "_decode", spy)
+    monkeypatch.setattr(sampling, "completion_texts", spy)
     generate(lm, ["label is rare,"] * 16, temperature=1.0, top_k=50, batch_size=8,
              max_new_tokens=6, seed=0, progress=False)
     assert len(drawn) > 16 and max(drawn) < GPT2_VOCAB

@@ -11,6 +11,7 @@ pytest.importorskip("transformers")
 
 from imbllm.llm.model.backbone import Budget, LanguageModel, LLMConfig  # noqa: E402
 from imbllm.llm.model.decoders import GPT2Decoder, HFDecoder  # noqa: E402
+from imbllm.llm.model.detokenize import batch_decode  # noqa: E402
 from imbllm.llm.model.sampling import generate, sample_next  # noqa: E402
 from imbllm.llm.model.train import (  # noqa: E402
     collate,
@@ -129,6 +130,19 @@ def test_generate_one_completion_per_prompt_seeded(trained):
     assert stats["tokens_per_second"] == pytest.approx(
         stats["generated_tokens"] / stats["sample_seconds"]
     )
+    # The threads' seconds on their batches: inside the call's wall time on each thread.
+    threads = torch.get_num_threads()
+    assert 0 < stats["worker_seconds"] <= threads * stats["sample_seconds"]
+
+
+def test_texts_are_decoded_as_the_tokenizer_decodes_them(trained):
+    # The fast tokenizer's backend, called directly, gives its batch_decode's texts.
+    tok = trained[0].tokenizer
+    ids = tok([*ROWS, "legs is 8, animal is"])["input_ids"]
+    ids = [[*row, tok.eos_token_id, *row[:2]] for row in ids] + [[tok.eos_token_id], []]
+    kw = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
+    assert batch_decode(tok, ids) == tok.batch_decode(ids, **kw)
+    assert batch_decode(tok, ids)[0].startswith(ROWS[0])
 
 
 def test_generation_does_not_depend_on_the_number_of_threads(trained):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 INF = float("inf")
+#: States whose :meth:`RowLengths.need_at_most` is memoised at once (about 200 bytes each).
+AT_MOST_CACHED = 1 << 16
 
 
 def _bits(mask: int):
@@ -44,6 +46,7 @@ class RowLengths:
         self._need_max: dict = {}
         self._plans: dict = {}
         self._left: dict = {}
+        self._at_most: dict = {}
 
     def min_new_tokens(self, prompts) -> int:
         """The fewest tokens that let every prompt's row end (end token included)."""
@@ -143,6 +146,19 @@ class RowLengths:
         written, sid = state
         return self._plan(sid)[2] + self._pieces(written) + 1
 
+    def at_most_of(self, states: list) -> list[float]:
+        """:meth:`need_at_most` of each state (memoised by state; the memo starts over past
+        :data:`AT_MOST_CACHED` states, a wide table's rows visit many)."""
+        cache = self._at_most
+        try:
+            return [cache[s] for s in states]
+        except KeyError:
+            if len(cache) >= AT_MOST_CACHED:
+                cache.clear()
+            out = [self.need_at_most(s) for s in states]
+            cache.update(zip(states, out, strict=True))
+            return out
+
     def _pieces(self, written: int) -> float:
         """Fewest tokens of the pieces of every column not yet written."""
         if written not in self._left:
@@ -217,7 +233,7 @@ class BatchGuide:
 
     def step(self) -> list[np.ndarray]:
         """This step's masks, one float32 array per row (1.0 allowed, 0.0 blocked)."""
-        keep = [self.constraint.masks(s) for s in self.states]
+        keep = self.constraint.masks_of(self.states)
         if self.short:
             self._within(keep, self.max_new_tokens - self.t)
         self.t += 1
@@ -232,10 +248,11 @@ class BatchGuide:
         (only rows whose longest need exceeds that are looked at)."""
         c = self.constraint
         lengths = c.lengths
+        at_most = lengths.at_most_of(self.states)
         short = [
             i
-            for i, s in enumerate(self.states)
-            if lengths.need_at_most(s) > left - 1 and lengths.need_max(s) > left - 1
+            for i, (s, most) in enumerate(zip(self.states, at_most, strict=True))
+            if most > left - 1 and lengths.need_max(s) > left - 1
         ]
         if not short:
             return
@@ -248,8 +265,7 @@ class BatchGuide:
             keep[row] = ok.astype(np.float32)
 
     def advance(self, tokens: list[int]) -> None:
-        step = self.constraint.advance
-        self.states = [step(s, t) for s, t in zip(self.states, tokens, strict=True)]
+        self.states = self.constraint.advance_all(self.states, tokens)
 
     def select(self, rows: list[int]) -> None:
         self.states = [self.states[i] for i in rows]

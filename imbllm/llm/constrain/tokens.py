@@ -140,10 +140,11 @@ class TokenConstraint:
         pieces = [None if not p or t == self.eos else p for t, p in enumerate(vocab)]
         self._trie = ByteTrie(pieces, with_under=False)
         self._expansions: dict[int, _Expansion] = {}
-        self._by_state: dict = {}
-        self._by_key: dict = {}
         self.finished = np.zeros(self.width, dtype=np.float32)
         self.finished[self.eos] = 1.0
+        # A finished row (state None) has its mask here too, so a step's lookups need no test.
+        self._by_state: dict = {None: self.finished}
+        self._by_key: dict = {}
         # Two float arrays a mask once (keep and bias): the budget counts as it did then.
         self.max_cached = max(64, CACHE_BYTES // (8 * self.width))
         self.n_touched = 0  # trie nodes looked at by every expansion (telemetry)
@@ -231,6 +232,15 @@ class TokenConstraint:
         m = self._by_state.get(state)
         return m if m is not None else self._fill(self._by_state, state, self._build_masks)
 
+    def masks_of(self, states: list) -> list[np.ndarray]:
+        """:meth:`masks` of each state: one dict lookup a row when all are cached (a step
+        of a batch), the per-state path otherwise."""
+        by_state = self._by_state
+        try:
+            return [by_state[s] for s in states]
+        except KeyError:
+            return [self.masks(s) for s in states]
+
     def _build_masks(self, state) -> np.ndarray:
         """:meth:`masks` of a state not cached by state (called under the lock)."""
         written, sid = state
@@ -254,6 +264,7 @@ class TokenConstraint:
             if len(self._by_key) >= self.max_cached:
                 self._by_key.clear()
                 self._by_state.clear()
+                self._by_state[None] = self.finished
             m = self._by_key[key] = allowed.astype(np.float32)
         return m
 
@@ -264,6 +275,20 @@ class TokenConstraint:
         written, sid = state
         s2, named = self._expansion(sid).moves[token]
         return written | named, s2
+
+    def advance_all(self, states: list, tokens: list[int]) -> list:
+        """:meth:`advance` of each row, in one loop (a step of a batch)."""
+        eos, expansions = self.eos, self._expansions
+        out = []
+        for state, token in zip(states, tokens, strict=True):
+            if state is None or token == eos:
+                out.append(None)
+                continue
+            written, sid = state
+            e = expansions.get(sid) or self._expansion(sid)
+            s2, named = e.moves[token]
+            out.append((written | named, s2))
+        return out
 
     def min_new_tokens(self, prompts) -> int:
         """The fewest tokens that let every prompt's row end (end token included): with

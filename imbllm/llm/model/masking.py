@@ -72,7 +72,10 @@ class MaskedLogits:
         self._clear()
 
     def _clear(self) -> None:
-        self._slots: dict[int, tuple[np.ndarray, int]] = {}  # id(array) -> (array, slot)
+        # id(array) -> slot; ``_held`` keeps each array alive while it has a slot, so that its
+        # id cannot pass to another array.
+        self._slots: dict[int, int] = {}
+        self._held: list[np.ndarray] = []
         self._allowed: list[int] = []  # tokens each slot allows
         self._keep = self._bias = None
 
@@ -92,10 +95,10 @@ class MaskedLogits:
         return hit[1]
 
     def _slot(self, array: np.ndarray) -> int:
+        """The slot of ``array``, added to the tables if it has none."""
         hit = self._slots.get(id(array))
-        # The entry holds the array, so its id cannot pass to another while it has a slot.
-        if hit is not None and hit[0] is array:
-            return hit[1]
+        if hit is not None:
+            return hit
         n = len(self._allowed)
         if self._keep is None or n == len(self._keep):
             grown = torch.empty((max(64, 2 * n), array.shape[0]), dtype=torch.float32,
@@ -108,7 +111,8 @@ class MaskedLogits:
         self._keep[n] = row
         self._bias[n] = torch.zeros_like(row).masked_fill_(row == 0, float("-inf"))
         self._allowed.append(int(np.count_nonzero(array)))
-        self._slots[id(array)] = (array, n)
+        self._slots[id(array)] = n
+        self._held.append(array)
         return n
 
     def apply(self, scaled: torch.Tensor, logits: torch.Tensor | None = None) -> int:
@@ -123,7 +127,11 @@ class MaskedLogits:
             )
         if len(self._allowed) * arrays[0].nbytes >= UPLOAD_BYTES:
             self._clear()
-        slots = [self._slot(a) for a in arrays]
+        # One dict lookup a row; arrays new to the tables take the slow path.
+        get = self._slots.get
+        slots = [get(id(a)) for a in arrays]
+        if None in slots:
+            slots = [self._slot(a) if s is None else s for s, a in zip(slots, arrays, strict=True)]
         index = torch.tensor(slots, device=self.device)
         # The mass masked away, at the sampling temperature, over rows still writing (one
         # fused softmax: cheaper than two log-sum-exps).
@@ -133,7 +141,7 @@ class MaskedLogits:
         self.row_steps += int(live.sum())
         (scaled if logits is None else logits).add_(self._bias.index_select(0, index))
         self.seconds += time.perf_counter() - t0
-        return max(self._allowed[s] for s in slots)
+        return max(map(self._allowed.__getitem__, slots))
 
     # ``seconds`` counts all of the constraint's work: the masks and moving the rows' states.
     def advance(self, tokens: torch.Tensor) -> None:

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from imbllm.llm.model.causal import CausalLM, Generation
 from imbllm.llm.model.decoders import make_decoder
+from imbllm.llm.model.detokenize import completion_texts
 from imbllm.llm.model.masking import MaskedLogits, RowConstraint
 
 log = logging.getLogger(__name__)
@@ -153,18 +154,6 @@ def batch_seed(seed: int, batch: int) -> int:
     return int(np.random.SeedSequence([seed, batch]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def _decode(tokenizer, prompts: list[list[int]], completions: list[list[int]]) -> list[str]:
-    """Text after each prompt. Decoding prompt + completion and removing the decoded prompt
-    keeps the leading space that some tokenizers (SentencePiece) only render mid-text."""
-    kw = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
-    full = tokenizer.batch_decode([p + c for p, c in zip(prompts, completions, strict=True)], **kw)
-    head = tokenizer.batch_decode(prompts, **kw)
-    texts = []
-    for f, h, c in zip(full, head, completions, strict=True):
-        texts.append(f[len(h) :] if f.startswith(h) else tokenizer.decode(c, **kw))
-    return texts
-
-
 def generate(
     lm: CausalLM,
     prompts: list[str],
@@ -223,20 +212,23 @@ def generate(
     model = lm.model.eval()
 
     guides = [None] * len(batches)
+    worker_seconds = [0.0] * len(batches)
 
-    def run(j: int) -> tuple[list[list[int]], int]:
+    def run(j: int) -> tuple[list[list[int]], int, list[str]]:
         # Each batch has its own generator and runs its arithmetic on one thread, so its rows
         # depend on (seed, batch) only: the same on 1 core or 16, in any completion order.
+        t0 = time.perf_counter()
         if lm.device.type == "cpu":
             torch.set_num_threads(1)
         gen = torch.Generator(device=lm.device).manual_seed(batch_seed(seed, j))
         if bound is not None:
             masks = bound.guide([prompts[i] for i in batches[j]], max_new_tokens)
             guides[j] = MaskedLogits(masks, lm.device, uploads)
+        batch = [encoded[i] for i in batches[j]]
         with torch.inference_mode(), lm.autocast():
-            return _sample_batch(
+            got, sampled = _sample_batch(
                 make_decoder(model),
-                [encoded[i] for i in batches[j]],
+                batch,
                 eos=eos,
                 banned=banned,
                 temperature=temperature,
@@ -250,8 +242,13 @@ def generate(
                 # decode to nothing, so they are never drawn.
                 n_text=len(tok),
             )
+        # Decoded here, so that one batch's text is made while the other threads compute.
+        texts = completion_texts(tok, batch, got)
+        worker_seconds[j] = time.perf_counter() - t0
+        return got, sampled, texts
 
     completions: list[list[int]] = [[] for _ in encoded]
+    texts: list[str] = [""] * len(encoded)
     n_tokens = n_truncated = 0
     # On a CPU, batches run side by side, one per core: a small model's step is too small to
     # split across cores, whole batches are not. PyTorch releases the GIL inside each op.
@@ -260,18 +257,17 @@ def generate(
     bar = tqdm(total=len(encoded), desc="generate", unit="row", disable=not progress, leave=False)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for rows, (got, sampled) in zip(
+            for rows, (got, sampled, text) in zip(
                 batches, pool.map(run, range(len(batches))), strict=True
             ):
-                for i, c in zip(rows, got, strict=True):
-                    completions[i] = c
+                for i, c, x in zip(rows, got, text, strict=True):
+                    completions[i], texts[i] = c, x
                     n_truncated += len(c) == max_new_tokens
                 n_tokens += sampled
                 bar.update(len(rows))
     finally:
         torch.set_num_threads(threads)
         bar.close()
-    texts = _decode(tok, encoded, completions)
     seconds = time.perf_counter() - start
     stats = {
         "generated_tokens": n_tokens,
@@ -283,6 +279,9 @@ def generate(
         "finished": [len(c) < max_new_tokens for c in completions],
         "rows_per_second": len(encoded) / seconds if seconds > 0 else float("nan"),
         "constrained": bound is not None,
+        # Seconds the worker threads spent on their batches, summed: the denominator of a
+        # share of the threads' time (``mask_seconds`` is summed over them too).
+        "worker_seconds": sum(worker_seconds),
     }
     if bound is not None:
         steps = sum(g.row_steps for g in guides)
