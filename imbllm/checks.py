@@ -58,6 +58,12 @@ def check_positive_int(value, key: str, hint: str) -> int:
     return int(value)
 
 
+def check_positive_number(value, key: str, hint: str) -> float:
+    if not _is_number(value) or not 0 < value < float("inf"):
+        raise ConfigError(key, value, f"it must be a positive number ({hint})")
+    return float(value)
+
+
 def check_choice(value, key: str, choices) -> str:
     if value not in choices:
         raise ConfigError(key, value, f"use one of {', '.join(map(str, choices))}")

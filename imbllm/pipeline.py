@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import yaml
 
@@ -114,7 +115,19 @@ def run_spec(
                 if tracker.kill(rid):
                     log.warning("%s: run %s of a dead worker (%s) marked KILLED", spec.name, rid,
                                 claim.taken.owner)
-        return _run_claimed(spec, key, claim, tracker, make_sampler, make_classifier, command)
+        try:
+            return _run_claimed(spec, key, claim, tracker, make_sampler, make_classifier, command)
+        finally:
+            _prune_models(spec)
+
+
+def _prune_models(spec: RunSpec) -> None:
+    """Keep the language models cached under ``<paths.cache>/models`` (where the LLM methods'
+    ``cache_dir`` points) within ``paths.cache_max_gb``, once the run has stored its own."""
+    if spec.cache_max_gb is not None:
+        from imbllm.llm.model.cache import prune
+
+        prune(Path(spec.cache_dir) / "models", int(spec.cache_max_gb * 1e9))
 
 
 def _run_claimed(spec, key, claim, tracker, make_sampler, make_classifier, command) -> dict | None:

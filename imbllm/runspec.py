@@ -26,6 +26,7 @@ from imbllm.checks import (
     ConfigError,
     check_choice,
     check_claims,
+    check_positive_number,
     check_run_numbers,
     check_tracking_uri,
     check_writable_path,
@@ -108,6 +109,7 @@ class RunSpec:
     claims_uri: str | None = None
     claim_timeout: float = 300.0
     cache_dir: str = "results/cache"
+    cache_max_gb: float | None = None  # prune the model cache to this after the run
     data_dir: str | None = None
     data_cache_dir: str | None = None
     force: bool = False
@@ -135,6 +137,10 @@ class RunSpec:
             raise ConfigError("classifier.model", clf.get("model"), "a classifier needs a model with a _target_")
         paths, data, tracking = cfg.get("paths", {}), cfg.get("data", {}), cfg.get("tracking", {})
         check_writable_path(paths.get("cache"), "paths.cache", folder=True)
+        max_gb = paths.get("cache_max_gb")
+        if max_gb is not None:
+            max_gb = check_positive_number(max_gb, "paths.cache_max_gb",
+                                           "the model cache's budget in GB; null keeps every model")
         check_tracking_uri(tracking.get("uri"))
         check_claims(tracking)
         config = {k: v for k, v in cfg.items() if k != "hydra"}
@@ -155,6 +161,7 @@ class RunSpec:
             claims_uri=tracking.get("claims_uri"),
             claim_timeout=float(tracking.get("claim_timeout", 300)),
             cache_dir=str(paths["cache"]),
+            cache_max_gb=max_gb,
             data_dir=data.get("dir"),
             data_cache_dir=data.get("cache_dir"),
             force=cfg["force"],

@@ -102,6 +102,8 @@ CONFIG_CASES = [
     (["classifier=catboost", "+classifier.model.depth=99"], "the catboost classifier rejects it"),
     (["synthetic_metrics.max_rows=0"], "synthetic_metrics.max_rows=0 is not valid: it must be a positive integer"),
     (["protocol.mode=fancy"], "protocol.mode='fancy' is not valid: use one of published, corrected"),
+    (["paths.cache_max_gb=0"], "paths.cache_max_gb=0 is not valid: it must be a positive number"),
+    (["paths.cache_max_gb=ten"], "paths.cache_max_gb='ten' is not valid"),
     (["tracking.uri=http://127.0.0.1:9"], "no tracking server answers at 127.0.0.1:9"),
     (["dataset=csv"], "dataset.file='???' is not valid: set it on the command line"),
     (["dataset=fuel", "ratio=0.001"], "dataset 'fuel': ratio=0.001 keeps 0 of the"),

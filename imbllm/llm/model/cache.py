@@ -19,6 +19,11 @@ loading stops the run and leaves the entry where it is.
 A model is written to a temporary folder beside its final place and renamed into place in
 one step, so a run killed while saving leaves no half-written model behind; a file lock per
 key makes concurrent workers that need the same entry wait for the one that trains it.
+
+A fine-tuned model of distilgpt2's size takes 316 MB, so a grid on it would fill a disk (600
+runs: ~190 GB). :func:`prune` keeps a cache within a byte budget, dropping the models used
+least recently (a hit marks its entry used); ``paths.cache_max_gb`` has every run prune the
+cache after it ends, and ``scripts/prune_cache.py`` prunes by hand.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -134,6 +140,10 @@ def _cached(final: Path, load: Callable[[Path], Model], *, set_aside: bool) -> M
         )
         return None
     log.info("Reusing the model cached at %s.", final)
+    try:
+        os.utime(final)  # its last use, for prune
+    except OSError:  # pruned meanwhile: the model is loaded already
+        pass
     return lm
 
 
@@ -203,3 +213,74 @@ def _store(lm: Model, root: Path, key: str) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: A stored model's folder name: its key (a sha256).
+_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def _bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _entries(root: Path) -> list[Path]:
+    """Stored models under ``root`` (folders named by a key, at its top or one folder down,
+    where the pretrained backbones are) and entries set aside as unreadable."""
+    found = []
+    for parent in [root, *(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))]:
+        for p in parent.iterdir():
+            name = p.name.removeprefix(".").removesuffix(".unreadable")
+            if p.is_dir() and _KEY.fullmatch(name):
+                found.append(p)
+    return found
+
+
+def prune(cache_dir: str | Path, max_bytes: int) -> dict:
+    """Remove stored models, least recently used first (entries set aside as unreadable
+    before any), until those left hold at most ``max_bytes``; what it did, in counts and bytes.
+
+    Safe beside running workers: an entry is removed only under its key's lock (an entry being
+    trained or stored is skipped and counted ``busy``), renamed aside before it is deleted, so
+    a worker loading it without the lock finds it whole or not at all and then trains it again.
+    Training checkpoints (``.<key>.partial``) are never removed.
+    """
+    from filelock import FileLock, Timeout
+
+    root = Path(cache_dir)
+    if max_bytes < 0:
+        raise ValueError(f"max_bytes={max_bytes!r} must be at least 0.")
+    sizes, used = {}, {}
+    for path in _entries(root) if root.is_dir() else []:
+        try:
+            sizes[path], used[path] = _bytes(path), path.stat().st_mtime
+        except OSError:  # removed meanwhile
+            continue
+    before = total = sum(sizes.values())
+    removed = busy = 0
+    order = sorted(sizes, key=lambda p: (not p.name.endswith(".unreadable"), used[p]))
+    for path in order:
+        if total <= max_bytes:
+            break
+        key = path.name.removeprefix(".").removesuffix(".unreadable")
+        lock = FileLock(str(path.parent / f".{key}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            busy += 1
+            continue
+        try:
+            if not path.is_dir():  # another prune took it
+                total -= sizes[path]
+                continue
+            aside = path.with_name(f".{key}.pruned-{os.getpid()}")
+            os.rename(path, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+            total -= sizes[path]
+            removed += 1
+        finally:
+            lock.release()
+    if removed:
+        log.info("Pruned %d cached models (%.1f GB -> %.1f GB, budget %.1f GB).", removed,
+                 before / 1e9, total / 1e9, max_bytes / 1e9)
+    return {"bytes_before": before, "bytes_after": total, "removed": removed,
+            "kept": len(sizes) - removed, "busy": busy}
