@@ -280,7 +280,7 @@ def prune(cache_dir: str | Path, max_bytes: int) -> dict:
         finally:
             lock.release()
     if removed:
-        log.info("Pruned %d cached models (%.1f GB -> %.1f GB, budget %.1f GB).", removed,
-                 before / 1e9, total / 1e9, max_bytes / 1e9)
+        log.info("Pruned %d cached models (%.0f MB -> %.0f MB, budget %.0f MB).", removed,
+                 before / 1e6, total / 1e6, max_bytes / 1e6)
     return {"bytes_before": before, "bytes_after": total, "removed": removed,
             "kept": len(sizes) - removed, "busy": busy}
