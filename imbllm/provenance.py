@@ -108,11 +108,17 @@ def cpu_threads() -> dict[str, int]:
     return out
 
 
-def model_setup(device: str = "auto", lora: bool = False) -> dict:
+def bf16_autocast(precision: str, kind: str) -> bool:
+    """Whether a model computes under bf16 autocast: on CUDA unless ``precision`` is "fp32",
+    on the CPU only when it is "bf16" (``llm.precision``)."""
+    return precision == "bf16" or (precision == "auto" and kind == "cuda")
+
+
+def model_setup(device: str = "auto", lora: bool = False, precision: str = "auto") -> dict:
     """The setup part of a trained model's key, for a run asking for ``device``.
 
-    The device kind and its number type (fp32 on the CPU; bf16 autocast on CUDA, see
-    :meth:`imbllm.llm.model.backbone.LanguageModel.autocast`); on the CPU the torch thread count
+    The device kind and its number type (fp32, or bf16 autocast as :func:`bf16_autocast` says
+    for ``precision``, see :meth:`imbllm.llm.model.backbone.LanguageModel.autocast`); on the CPU the torch thread count
     (products sum in a thread-dependent order) and the BLAS kernel, on CUDA the GPU's name;
     the versions of :data:`MODEL_LIBRARIES` (and peft with LoRA).
     """
@@ -121,7 +127,7 @@ def model_setup(device: str = "auto", lora: bool = False) -> dict:
     kind = device_kind(device)
     setup: dict = {
         "device": kind,
-        "dtype": "bfloat16-autocast" if kind == "cuda" else "float32",
+        "dtype": "bfloat16-autocast" if bf16_autocast(precision, kind) else "float32",
         "versions": library_versions(MODEL_LIBRARIES + (LORA_LIBRARIES if lora else ())),
     }
     if kind == "cpu":

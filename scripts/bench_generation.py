@@ -41,7 +41,8 @@ against (a). The line before the last says which of issue 23's five targets are 
 the ceiling, constrained >= 0.8 of free, < 2 GB, >= 10x the naive loop (c) of the same run,
 ``train_ceiling_fraction`` >= 0.7. ``--backbone <folder>`` runs the same on a Hugging Face
 folder (``scripts/make_local_backbone.py`` writes one of distilgpt2's size), e.g.
-``--backbone /tmp/distil --budget paper --set epochs=1 --rows 500``.
+``--backbone /tmp/distil --budget paper --set epochs=1 --rows 500``; ``--precision bf16`` trains
+and samples under bf16 autocast on the CPU (``llm.precision``), its ceilings too.
 
 ``speedup_vs_authors`` compares with the authors' pipeline on this machine class: 474 valid
 rows in 4.06 s (117 rows/s; HF ``generate`` in batches of 100, row-by-row parsing).
@@ -50,6 +51,7 @@ rows in 4.06 s (117 rows/s; HF ``generate`` in batches of 100, row-by-row parsin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -100,10 +102,12 @@ def engine_prompts(sampler, n: int, seed: int) -> list[str]:
 
 
 # -- (a) ceiling --------------------------------------------------------------------------
-def decode_only(decoder, batches: list[tuple[torch.Tensor, torch.Tensor]], steps: int) -> float:
-    """Seconds for each batch's prefill and ``steps`` decode steps (no sampling)."""
+def decode_only(decoder, batches: list[tuple[torch.Tensor, torch.Tensor]], steps: int,
+                autocast=contextlib.nullcontext) -> float:
+    """Seconds for each batch's prefill and ``steps`` decode steps (no sampling), under the
+    model's ``autocast`` (its ``llm.precision``, as ``generate`` runs it)."""
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast():
         for ids, mask in batches:
             token = ids[:, -1]
             decoder.start(ids, mask, steps + 1)
@@ -134,7 +138,7 @@ def ceiling(lm, prompts: list[str], batch: int, per_row: int, reps: int) -> dict
     for name, make in (("hf_forward", HFDecoder), ("direct", GPT2Decoder)):
         if make is GPT2Decoder and not GPT2Decoder.supports(model):
             continue
-        best = min(decode_only(make(model), batches, steps) for _ in range(reps))
+        best = min(decode_only(make(model), batches, steps, lm.autocast) for _ in range(reps))
         out[name] = tokens / best
     if not GPT2Decoder.supports(model):
         return out
@@ -142,7 +146,7 @@ def ceiling(lm, prompts: list[str], batch: int, per_row: int, reps: int) -> dict
 
     def one(pair):
         torch.set_num_threads(1)
-        return decode_only(GPT2Decoder(model), [pair], steps)
+        return decode_only(GPT2Decoder(model), [pair], steps, lm.autocast)
 
     try:
         best = float("inf")
@@ -243,6 +247,9 @@ def main(argv=None) -> None:
                     "scripts/make_local_backbone.py writes)")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="a budget field over the preset (e.g. epochs=2), repeatable")
+    ap.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
+                    help="llm.precision: bf16 autocast on the CPU too with 'bf16' (the ceilings "
+                    "run under the same autocast)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -256,7 +263,8 @@ def main(argv=None) -> None:
     )
     ds = load_dataset("insurance")
     split = make_split(ds.X, ds.y, seed=args.seed)
-    sampler = ImbLLM(llm=args.backbone, budget=budget, cache_dir=args.cache_dir, progress=False,
+    sampler = ImbLLM(llm=args.backbone, llm_config={"precision": args.precision}, budget=budget,
+                     cache_dir=args.cache_dir, progress=False,
                      random_state=args.seed)
     sampler.fit_resample(split.X_imb, split.y_imb)
     t = sampler.telemetry()

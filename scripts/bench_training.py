@@ -13,6 +13,7 @@ Imported by ``bench_generation.py``; its figures come from the fit that script m
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 
@@ -22,16 +23,19 @@ from imbllm.llm.model.train import next_token_loss
 
 
 def forward_backward_ceiling(model: torch.nn.Module, batch: int, length: int, vocab: int,
-                             reps: int = 5, seed: int = 0) -> float:
+                             reps: int = 5, seed: int = 0, autocast=contextlib.nullcontext) -> float:
     """Tokens/s of forward+backward on dense ``batch`` x ``length`` batches of a copy of
-    ``model`` (its weights and gradients untouched)."""
+    ``model`` (its weights and gradients untouched), the forward under ``autocast`` (the
+    model's ``llm.precision``, as the training loop runs it)."""
     model = copy.deepcopy(model).train()
     gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, vocab, (batch, length), generator=gen)
     best = float("inf")
     for i in range(reps + 1):
         start = time.perf_counter()
-        loss = next_token_loss(model(input_ids=ids).logits, ids)
+        with autocast():
+            logits = model(input_ids=ids).logits
+        loss = next_token_loss(logits, ids)
         loss.backward()
         model.zero_grad(set_to_none=True)
         if i:  # the first step warms the allocator and the kernels
@@ -55,7 +59,8 @@ def stage_figures(lm, telemetry: dict, batch_size: int, reps: int) -> dict:
         if not achieved or not tokens or not epochs or not rows or achieved != achieved:
             continue
         length = max(2, round(tokens / (epochs * rows)))
-        top = forward_backward_ceiling(lm.model, batch_size, length, vocab, reps)
+        top = forward_backward_ceiling(lm.model, batch_size, length, vocab, reps,
+                                       autocast=lm.autocast)
         out[name] = {"tokens_per_s": achieved, "ceiling": top, "length": length,
                      "fraction": achieved / top}
     return out

@@ -173,4 +173,5 @@ def cache_key_parts(plan: Plan, config, tune, start: str) -> dict:
         "seed": plan.seed,
         "device": config.device,
         "lora": bool(config.lora),
+        "precision": config.precision,
     }

@@ -104,6 +104,7 @@ def pretrain_key(config: LLMConfig, texts: TrainingTexts, budget: Budget, seed: 
         seed=int(seed),
         device=config.device,
         lora=bool(config.lora),
+        precision=config.precision,
     )
 
 

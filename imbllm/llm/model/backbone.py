@@ -36,6 +36,7 @@ from imbllm.llm.model.causal import Generation
 from imbllm.llm.model.config import COMPACT, Budget, LLMConfig
 from imbllm.llm.model.device import resolve_device, scoped_seed
 from imbllm.llm.model.tokenizer import EOS_TOKEN, train_tokenizer
+from imbllm.provenance import bf16_autocast
 
 __all__ = ["Budget", "LLMConfig", "LanguageModel", "train_tokenizer"]
 
@@ -101,9 +102,10 @@ class LanguageModel:
         return int(getattr(cfg, "n_positions", None) or cfg.max_position_embeddings)
 
     def autocast(self):
-        """bf16 autocast on CUDA (fp32 master weights); nothing on the CPU."""
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        """bf16 autocast (fp32 master weights) where ``llm.precision`` asks for it: on CUDA
+        unless "fp32", on the CPU with "bf16" (:func:`imbllm.provenance.bf16_autocast`)."""
+        if bf16_autocast(self.config.precision, self.device.type):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
     # -- the two operations, written in their own modules --------------------------------

@@ -102,14 +102,15 @@ def _canonical(value):
     )
 
 
-def model_cache_key(*, device: str = "auto", lora: bool = False, **parts) -> str:
+def model_cache_key(*, device: str = "auto", lora: bool = False, precision: str = "auto",
+                    **parts) -> str:
     """sha256 of a canonical JSON of ``parts`` (key order and dataclass/dict form do not
     matter), the training code's digest and the setup of a run on ``device`` (with peft's
     version when ``lora``: :func:`imbllm.provenance.model_setup`)."""
     doc = json.dumps(
         {
             "training_code": training_code_digest(),
-            "setup": model_setup(device, bool(lora)),
+            "setup": model_setup(device, bool(lora), precision),
             **_canonical(parts),
         },
         sort_keys=True,

@@ -162,7 +162,8 @@ class GPT2Decoder:
             x = x + self._mlp(x, block)
         self.t, self.pos = w, pos[:, -1].clone()
         last = x.view(b, w, e)[:, -1]
-        return self._ln(last, self.ln_f) @ self.head.T
+        # fp32 logits under bf16 autocast (a no-op in fp32), as the HF path returns them.
+        return (self._ln(last, self.ln_f) @ self.head.T).float()
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         b, t = len(tokens), self.t
@@ -183,7 +184,7 @@ class GPT2Decoder:
             x = x + torch.addmm(block[2][1], a.reshape(b, e), block[2][0])
             x = x + self._mlp(x, block)
         self.t = t + 1
-        return self._ln(x, self.ln_f) @ self.head.T
+        return (self._ln(x, self.ln_f) @ self.head.T).float()
 
     def select(self, rows: torch.Tensor) -> None:
         # Copy only the filled part of the cache; the rest is rewritten before it is read.
