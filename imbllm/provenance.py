@@ -108,21 +108,17 @@ def cpu_threads() -> dict[str, int]:
     return out
 
 
-def bf16_autocast(precision: str, kind: str) -> bool:
-    """Whether a model computes under bf16 autocast: on CUDA unless ``precision`` is "fp32",
-    on the CPU only when it is "bf16" (``llm.precision``)."""
-    return precision == "bf16" or (precision == "auto" and kind == "cuda")
-
-
 def model_setup(device: str = "auto", lora: bool = False, precision: str = "auto") -> dict:
     """The setup part of a trained model's key, for a run asking for ``device``.
 
-    The device kind and its number type (fp32, or bf16 autocast as :func:`bf16_autocast` says
-    for ``precision``, see :meth:`imbllm.llm.model.backbone.LanguageModel.autocast`); on the CPU the torch thread count
+    The device kind and its number type (fp32, or bf16 autocast as
+    :func:`imbllm.llm.model.config.bf16_autocast` says for ``precision``, see :meth:`imbllm.llm.model.backbone.LanguageModel.autocast`); on the CPU the torch thread count
     (products sum in a thread-dependent order) and the BLAS kernel, on CUDA the GPU's name;
     the versions of :data:`MODEL_LIBRARIES` (and peft with LoRA).
     """
     import torch
+
+    from imbllm.llm.model.config import bf16_autocast
 
     kind = device_kind(device)
     setup: dict = {

@@ -20,8 +20,9 @@ pytest.importorskip("transformers")
 from imbllm.llm.methods import ImbLLM  # noqa: E402
 from imbllm.llm.model.backbone import LanguageModel, LLMConfig  # noqa: E402
 from imbllm.llm.model.cache import model_cache_key  # noqa: E402
+from imbllm.llm.model.config import bf16_autocast  # noqa: E402
 from imbllm.llm.model.decoders import GPT2Decoder  # noqa: E402
-from imbllm.provenance import bf16_autocast, model_setup  # noqa: E402
+from imbllm.provenance import model_setup  # noqa: E402
 
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2}
 ROWS = ["animal is cat, legs is 4", "animal is bird, legs is 2", "animal is snake, legs is 0"]

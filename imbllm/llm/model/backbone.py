@@ -33,10 +33,9 @@ import torch
 from imbllm.llm.model import sampling as _sampling
 from imbllm.llm.model import train as _train
 from imbllm.llm.model.causal import Generation
-from imbllm.llm.model.config import COMPACT, Budget, LLMConfig
+from imbllm.llm.model.config import COMPACT, Budget, LLMConfig, bf16_autocast
 from imbllm.llm.model.device import resolve_device, scoped_seed
 from imbllm.llm.model.tokenizer import EOS_TOKEN, train_tokenizer
-from imbllm.provenance import bf16_autocast
 
 __all__ = ["Budget", "LLMConfig", "LanguageModel", "train_tokenizer"]
 
@@ -103,7 +102,7 @@ class LanguageModel:
 
     def autocast(self):
         """bf16 autocast (fp32 master weights) where ``llm.precision`` asks for it: on CUDA
-        unless "fp32", on the CPU with "bf16" (:func:`imbllm.provenance.bf16_autocast`)."""
+        unless "fp32", on the CPU with "bf16" (:func:`imbllm.llm.model.config.bf16_autocast`)."""
         if bf16_autocast(self.config.precision, self.device.type):
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()

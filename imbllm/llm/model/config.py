@@ -60,6 +60,12 @@ BUDGET_CONSTRAINTS = {
 }
 
 
+def bf16_autocast(precision: str, kind: str) -> bool:
+    """Whether a model on a ``kind`` device ("cpu", "cuda") computes under bf16 autocast: on
+    CUDA unless ``precision`` is "fp32", on the CPU only when it is "bf16" (``llm.precision``)."""
+    return precision == "bf16" or (precision == "auto" and kind == "cuda")
+
+
 @dataclass
 class LLMConfig:
     """The backbone: which model, its size when built from scratch, LoRA, device."""
