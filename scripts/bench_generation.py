@@ -42,7 +42,8 @@ the ceiling, constrained >= 0.8 of free, < 2 GB, >= 10x the naive loop (c) of th
 ``train_ceiling_fraction`` >= 0.7. ``--backbone <folder>`` runs the same on a Hugging Face
 folder (``scripts/make_local_backbone.py`` writes one of distilgpt2's size), e.g.
 ``--backbone /tmp/distil --budget paper --set epochs=1 --rows 500``; ``--precision bf16`` trains
-and samples under bf16 autocast on the CPU (``llm.precision``), its ceilings too.
+under bf16 autocast on the CPU (``llm.precision``; decoding stays fp32 there), its training
+ceiling too.
 
 ``speedup_vs_authors`` compares with the authors' pipeline on this machine class: 474 valid
 rows in 4.06 s (117 rows/s; HF ``generate`` in batches of 100, row-by-row parsing).
@@ -105,7 +106,7 @@ def engine_prompts(sampler, n: int, seed: int) -> list[str]:
 def decode_only(decoder, batches: list[tuple[torch.Tensor, torch.Tensor]], steps: int,
                 autocast=contextlib.nullcontext) -> float:
     """Seconds for each batch's prefill and ``steps`` decode steps (no sampling), under the
-    model's ``autocast`` (its ``llm.precision``, as ``generate`` runs it)."""
+    model's decoding ``autocast`` (its ``llm.precision``, as ``generate`` runs it)."""
     start = time.perf_counter()
     with torch.inference_mode(), autocast():
         for ids, mask in batches:
@@ -248,8 +249,8 @@ def main(argv=None) -> None:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="a budget field over the preset (e.g. epochs=2), repeatable")
     ap.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
-                    help="llm.precision: bf16 autocast on the CPU too with 'bf16' (the ceilings "
-                    "run under the same autocast)")
+                    help="llm.precision: 'bf16' trains under bf16 autocast on the CPU too (the "
+                    "training ceiling as well)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

@@ -60,7 +60,7 @@ def stage_figures(lm, telemetry: dict, batch_size: int, reps: int) -> dict:
             continue
         length = max(2, round(tokens / (epochs * rows)))
         top = forward_backward_ceiling(lm.model, batch_size, length, vocab, reps,
-                                       autocast=lm.autocast)
+                                       autocast=lambda: lm.autocast(training=True))
         out[name] = {"tokens_per_s": achieved, "ceiling": top, "length": length,
                      "fraction": achieved / top}
     return out

@@ -1,7 +1,8 @@
 """``llm.precision``: bf16 autocast on the CPU when asked (imbllm/llm/model/backbone.py).
 
-"auto" keeps today's behaviour (fp32 on the CPU, bf16 autocast on CUDA), "bf16" computes
-under bf16 autocast on the CPU too, "fp32" never autocasts. The precision is part of a model's
+"auto" keeps today's behaviour (fp32 on the CPU, bf16 autocast on CUDA), "bf16" trains under
+bf16 autocast on the CPU too (decoding there stays fp32, measured no faster), "fp32" never
+autocasts. The precision is part of a model's
 cache key, so a cache never serves a model trained in the other; under bf16 every row is still
 valid, the same seed gives the same rows, and the decoder hands fp32 logits to the sampler.
 """
@@ -33,25 +34,29 @@ def test_a_bad_precision_names_its_key():
         LLMConfig(precision="half")
 
 
-@pytest.mark.parametrize(("precision", "kind", "bf16"), [
-    ("auto", "cpu", False), ("auto", "cuda", True), ("bf16", "cpu", True),
-    ("bf16", "cuda", True), ("fp32", "cpu", False), ("fp32", "cuda", False),
+@pytest.mark.parametrize(("precision", "kind", "training", "decoding"), [
+    ("auto", "cpu", False, False), ("auto", "cuda", True, True), ("bf16", "cpu", True, False),
+    ("bf16", "cuda", True, True), ("fp32", "cpu", False, False), ("fp32", "cuda", False, False),
 ])
-def test_which_runs_autocast(precision, kind, bf16):
-    assert bf16_autocast(precision, kind) is bf16
+def test_which_runs_autocast(precision, kind, training, decoding):
+    assert bf16_autocast(precision, kind, training=True) is training
+    assert bf16_autocast(precision, kind, training=False) is decoding
+    # The trained model's key names the number type it was trained in.
     dtype = model_setup(kind, False, precision)["dtype"]
-    assert dtype == ("bfloat16-autocast" if bf16 else "float32")
+    assert dtype == ("bfloat16-autocast" if training else "float32")
 
 
-def test_the_cpu_autocasts_only_under_bf16_and_keys_differ():
+def test_the_cpu_trains_under_bf16_only_when_asked_and_keys_differ():
     lm = LanguageModel.build(LLMConfig(**TINY, device="cpu"), ROWS * 4, seed=0)
     for precision, on in (("auto", False), ("fp32", False), ("bf16", True)):
         lm.config = LLMConfig(**TINY, device="cpu", precision=precision)
-        with lm.autocast():
+        with lm.autocast(training=True):
             assert torch.is_autocast_enabled("cpu") is on
             logits = GPT2Decoder(lm.model).start(torch.tensor([[5, 6, 7]]),
                                                  torch.ones(1, 3, dtype=torch.long), 4)
         assert logits.dtype == torch.float32  # the sampler always gets fp32 logits
+        with lm.autocast():  # decoding
+            assert not torch.is_autocast_enabled("cpu")
     keys = {p: model_cache_key(device="cpu", precision=p, stage="x") for p in ("auto", "bf16")}
     assert keys["auto"] != keys["bf16"]
     assert keys["auto"] == model_cache_key(device="cpu", stage="x")  # "auto" is the default

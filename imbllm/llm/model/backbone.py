@@ -100,10 +100,11 @@ class LanguageModel:
         cfg = self.model.config
         return int(getattr(cfg, "n_positions", None) or cfg.max_position_embeddings)
 
-    def autocast(self):
+    def autocast(self, training: bool = False):
         """bf16 autocast (fp32 master weights) where ``llm.precision`` asks for it: on CUDA
-        unless "fp32", on the CPU with "bf16" (:func:`imbllm.llm.model.config.bf16_autocast`)."""
-        if bf16_autocast(self.config.precision, self.device.type):
+        unless "fp32", on the CPU with "bf16" while ``training``
+        (:func:`imbllm.llm.model.config.bf16_autocast`)."""
+        if bf16_autocast(self.config.precision, self.device.type, training):
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 

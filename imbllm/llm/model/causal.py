@@ -26,8 +26,8 @@ class CausalLM(Protocol):
         """Longest sequence (prompt plus completion) the model's positions allow."""
         ...
 
-    def autocast(self) -> AbstractContextManager:
-        """The mixed-precision context the model computes in."""
+    def autocast(self, training: bool = False) -> AbstractContextManager:
+        """The mixed-precision context the model computes in (while ``training``, or decoding)."""
         ...
 
 

@@ -189,7 +189,7 @@ def finetune(
             for batch in length_batches(lengths, budget.batch_size, gen):
                 inputs, labels = collate([ids[i] for i in batch], tok.eos_token_id)
                 inputs, labels = inputs.to(lm.device), labels.to(lm.device)
-                with lm.autocast():
+                with lm.autocast(training=True):
                     logits = model(input_ids=inputs).logits
                 loss = next_token_loss(logits, labels)
                 loss.backward()
