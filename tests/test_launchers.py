@@ -149,7 +149,9 @@ SHARED_MODEL_ACROSS = ("method", "classifier", "protocol")
 
 def test_neighbouring_cells_of_every_experiment_need_different_models():
     """Two workers taking neighbouring cells start on different models, not on one lock: in
-    every experiment's sweep, whole or narrowed to one seed on the command line."""
+    every experiment's sweep, whole or narrowed to one seed on the command line. Narrowed to
+    one dataset and seed, every cell shares the backbone, but no two neighbours differ only by
+    the classifier: those share one oversampled set, and the second would wait for the first."""
     from omegaconf import OmegaConf
 
     from imbllm.cli import split_cells
@@ -160,8 +162,11 @@ def test_neighbouring_cells_of_every_experiment_need_different_models():
         for name in names:
             h = compose("config", [f"experiment={name}"], return_hydra_config=True).hydra
             params = OmegaConf.to_container(h.sweeper.params, resolve=True)
-            for narrowed in ([], ["seed=1"]):
+            for narrowed in ([], ["seed=1"], ["dataset=adult", "seed=0"]):
                 cells = split_cells(params, narrowed)
+                one_set = [tuple(o for o in c if not o.startswith("classifier=")) for c in cells]
+                twins = [i for i in range(len(cells) - 1) if one_set[i] == one_set[i + 1]]
+                assert not twins, (name, narrowed, cells[twins[0]], cells[twins[0] + 1])
                 groups = [tuple(o for o in c if o.split("=")[0] not in SHARED_MODEL_ACROSS)
                           for c in cells]
                 if len(set(groups)) > 1:
