@@ -76,3 +76,17 @@ def test_bf16_on_the_cpu_writes_valid_rows_and_repeats_with_the_seed():
         assert t["n_generated"] == t["n_requested"] == 180  # every asked row made, valid
         out.append(hashlib.sha256(Xr.to_csv().encode()).hexdigest())
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("has_units", [False, True])
+def test_bf16_on_a_cpu_without_bf16_units_is_warned_of(monkeypatch, caplog, has_units):
+    import imbllm.llm.model.backbone as backbone
+
+    monkeypatch.setattr(backbone, "cpu_has_bf16", lambda: has_units)
+    with caplog.at_level("WARNING", logger=backbone.log.name):
+        LanguageModel.build(LLMConfig(**TINY, device="cpu", precision="bf16"), ROWS * 4, seed=0)
+        LanguageModel.build(LLMConfig(**TINY, device="cpu"), ROWS * 4, seed=0)
+    warned = [r.getMessage() for r in caplog.records if "without bf16 units" in r.getMessage()]
+    assert len(warned) == (0 if has_units else 1)
+    if warned:
+        assert "use llm.precision=auto" in warned[0]

@@ -34,7 +34,7 @@ from imbllm.llm.model import sampling as _sampling
 from imbllm.llm.model import train as _train
 from imbllm.llm.model.causal import Generation
 from imbllm.llm.model.config import COMPACT, Budget, LLMConfig, bf16_autocast
-from imbllm.llm.model.device import resolve_device, scoped_seed
+from imbllm.llm.model.device import cpu_has_bf16, resolve_device, scoped_seed
 from imbllm.llm.model.tokenizer import EOS_TOKEN, train_tokenizer
 
 __all__ = ["Budget", "LLMConfig", "LanguageModel", "train_tokenizer"]
@@ -73,6 +73,12 @@ class LanguageModel:
         ``seed``; a hub id or folder is loaded with its pretrained weights.
         """
         device = resolve_device(config.device)
+        if config.precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+            log.warning(
+                "llm.precision=bf16 on a CPU without bf16 units (%s): autocast emulates bf16 and "
+                "trains about 10x slower than fp32 here; use llm.precision=auto.",
+                torch.backends.cpu.get_cpu_capability(),
+            )
         with scoped_seed(seed, device):
             if config.name_or_path == COMPACT:
                 tokenizer = train_tokenizer(corpus, config.vocab_size, config.tokenizer_split)

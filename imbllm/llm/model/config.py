@@ -94,7 +94,7 @@ class LLMConfig:
     pretrain: str | None = None
     #: "auto": bf16 autocast on CUDA, fp32 on the CPU; "bf16": on the CPU too, for training
     #: (fp32 weights; on insurance with AMX, ImbLLM's training took 52.5 s against 69.0 s; a
-    #: CPU without bf16 units emulates it, slower); "fp32": no autocast anywhere
+    #: CPU without bf16 units emulates it, 10x slower on an AVX2 EPYC); "fp32": no autocast
     precision: str = "auto"
 
     def __post_init__(self):
