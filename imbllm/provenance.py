@@ -111,10 +111,10 @@ def cpu_threads() -> dict[str, int]:
 def model_setup(device: str = "auto", lora: bool = False, precision: str = "auto") -> dict:
     """The setup part of a trained model's key, for a run asking for ``device``.
 
-    The device kind and its number type (fp32, or bf16 autocast as
-    :func:`imbllm.llm.model.config.bf16_autocast` says for ``precision``, see :meth:`imbllm.llm.model.backbone.LanguageModel.autocast`); on the CPU the torch thread count
-    (products sum in a thread-dependent order) and the BLAS kernel, on CUDA the GPU's name;
-    the versions of :data:`MODEL_LIBRARIES` (and peft with LoRA).
+    The device kind and its number type (fp32, or bf16 autocast where
+    :func:`imbllm.llm.model.config.bf16_autocast` says so for ``precision``); on the CPU the
+    torch thread count (products sum in a thread-dependent order) and the BLAS kernel, on CUDA
+    the GPU's name; the versions of :data:`MODEL_LIBRARIES` (and peft with LoRA).
     """
     import torch
 

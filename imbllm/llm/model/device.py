@@ -26,9 +26,7 @@ def cpu_has_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX). Without either,
     autocast emulates bf16: on an AMD EPYC with AVX2 only, pretraining the compact backbone under
     ``llm.precision=bf16`` took 1.7 s a step against 0.17 s in fp32."""
-    cpu = getattr(torch, "cpu", None)
-    return any(bool(getattr(cpu, name, lambda: False)())
-               for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 @contextmanager
