@@ -276,3 +276,12 @@ def test_finetune_reports_its_threads_and_generate_leaves_the_model_untouched(tr
     out = lm.generate(["animal is"] * 3, seed=0, **SAMPLE)
     assert len(out.texts) == 3 and out.stats["n_prompts"] == 3
     assert vars(lm) == before and lm.train_threads_ == stats["train_threads"] >= 1
+
+
+def test_left_pad_right_aligns_each_prompt_with_its_mask():
+    from imbllm.llm.model.sampling import _left_pad
+
+    ids, mask = _left_pad([[5, 6, 7], [8], [9, 10]], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [0, 0, 8], [0, 9, 10]]
+    assert mask.tolist() == [[1, 1, 1], [0, 0, 1], [0, 1, 1]]
+    assert ids.dtype == mask.dtype == torch.long

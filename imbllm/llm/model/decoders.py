@@ -93,6 +93,7 @@ class GPT2Decoder:
         cfg = model.config
         self.n_head = cfg.n_head
         self.eps = cfg.layer_norm_epsilon
+        self.width = (cfg.n_embd,)
         self.act = _ACTIVATIONS[cfg.activation_function]
         self.scale = (cfg.n_embd // cfg.n_head) ** -0.5 if cfg.scale_attn_weights else 1.0
         self.wte, self.wpe = tr.wte.weight, tr.wpe.weight
@@ -125,7 +126,9 @@ class GPT2Decoder:
         )
 
     def _ln(self, x, wb):
-        return F.layer_norm(x, x.shape[-1:], wb[0], wb[1], self.eps)
+        # torch.layer_norm is the kernel F.layer_norm calls, without its per-call Python
+        # (a tenth of a sampling thread's time holding the interpreter lock).
+        return torch.layer_norm(x, self.width, wb[0], wb[1], self.eps, False)
 
     def _mlp(self, x, block):
         (fc_w, fc_b), (pr_w, pr_b) = block[4], block[5]
@@ -173,14 +176,19 @@ class GPT2Decoder:
         self.bias[:, t] = 0.0
         seen = self.bias[:, None, None, : t + 1]
         x = self.wte[tokens] + self.wpe[self.pos]
+        # Every layer's cache up to this column, sliced once a step (an index per layer and
+        # tensor cost more than the small products beside it).
+        keys, values = self.k[:, :, :, : t + 1], self.v[:, :, :, : t + 1]
         for i, block in enumerate(self.blocks):
             qkv = torch.addmm(block[1][1], self._ln(x, block[0]), block[1][0])
             q, k, v = qkv.view(b, 3, self.n_head, d).unbind(1)
-            self.k[i, :, :, t], self.v[i, :, :, t] = k, v
+            ki, vi = keys[i], values[i]
+            ki.select(2, t).copy_(k)
+            vi.select(2, t).copy_(v)
             # One query per row: two batched products beat the fused kernel at this size.
-            w = torch.matmul(q[:, :, None], self.k[i, :, :, : t + 1].transpose(-1, -2))
+            w = torch.matmul(q.unsqueeze(2), ki.transpose(-1, -2))
             w = torch.softmax(w.mul_(self.scale).add_(seen), dim=-1)
-            a = torch.matmul(w, self.v[i, :, :, : t + 1])
+            a = torch.matmul(w, vi)
             x = x + torch.addmm(block[2][1], a.reshape(b, e), block[2][0])
             x = x + self._mlp(x, block)
         self.t = t + 1

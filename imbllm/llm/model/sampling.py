@@ -20,6 +20,7 @@ the state follows the row when finished rows are dropped.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 from imbllm.llm.model.causal import CausalLM, Generation
 from imbllm.llm.model.decoders import make_decoder
 from imbllm.llm.model.detokenize import completion_texts
-from imbllm.llm.model.masking import MaskedLogits, RowConstraint
+from imbllm.llm.model.masking import MaskedLogits, MaskTable, RowConstraint
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +92,16 @@ def sample_next(
 
 
 def _left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(map(len, prompts))
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, p in enumerate(prompts):
-        ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-        mask[row, width - len(p) :] = 1
-    return ids, mask
+    """Ids and attention mask of the prompts right-aligned (each row's last token in the last
+    column), built in numpy in one scatter: a tensor per row cost a few percent of the
+    sampling threads' time, with the lock held."""
+    lengths = np.fromiter(map(len, prompts), dtype=np.int64, count=len(prompts))
+    width = int(lengths.max())
+    mask = np.arange(width) >= (width - lengths)[:, None]
+    ids = np.full((len(prompts), width), pad_id, dtype=np.int64)
+    ids[mask] = np.fromiter(itertools.chain.from_iterable(prompts), dtype=np.int64,
+                            count=int(lengths.sum()))
+    return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.int64))
 
 
 def _sample_batch(
@@ -206,7 +210,7 @@ def generate(
     bound = constraint
     if bound is not None:
         dead_before = bound.n_dead
-        uploads: dict = {}  # mask arrays copied to the device, shared by the batches
+        table = MaskTable(lm.device)  # the masks on the device, shared by the batches
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     model = lm.model.eval()
@@ -223,7 +227,7 @@ def generate(
         gen = torch.Generator(device=lm.device).manual_seed(batch_seed(seed, j))
         if bound is not None:
             masks = bound.guide([prompts[i] for i in batches[j]], max_new_tokens)
-            guides[j] = MaskedLogits(masks, lm.device, uploads)
+            guides[j] = MaskedLogits(masks, table)
         batch = [encoded[i] for i in batches[j]]
         with torch.inference_mode(), lm.autocast():
             got, sampled = _sample_batch(
