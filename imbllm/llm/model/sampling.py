@@ -187,7 +187,10 @@ def generate(
     if not len(prompts):
         empty = dict(generated_tokens=0, sample_seconds=0.0, tokens_per_second=0.0)
         return Generation([], {**empty, "n_prompts": 0, "n_truncated": 0, "finished": []})
-    encoded = tok(list(prompts), add_special_tokens=True)["input_ids"]
+    # Each distinct prompt once: a draw's prompts repeat (a label and one feature value).
+    unique = list(dict.fromkeys(prompts))
+    ids = dict(zip(unique, tok(unique, add_special_tokens=True)["input_ids"], strict=True))
+    encoded = [ids[p] for p in prompts]
     # A tokenizer that appends the end token would end every prompt before it starts.
     encoded = [p[:-1] if len(p) > 1 and p[-1] == eos else p for p in encoded]
     if any(len(p) == 0 for p in encoded):
