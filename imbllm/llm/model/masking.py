@@ -71,7 +71,7 @@ class MaskTable:
 
     The constraint caches one array per state, so the batches meet the same few arrays many
     times: shared, an array is copied to the device and turned into a bias once per call
-    rather than once per batch (a fifth of the worker threads' time with the lock held, when
+    rather than once per batch (an eighth of the worker threads' time with the lock held, when
     each batch had its own tables). The threads add slots under a lock, publishing a slot only
     once its rows are written; a grown table is a new tensor, and the tables start over (a
     new :class:`_Tables`) past :data:`UPLOAD_BYTES`, so a step that read the current tables
