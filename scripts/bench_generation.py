@@ -16,11 +16,11 @@ and the engine's own prompts, serialiser, parser and strict check.
     prefill and the decode steps that make the constrained rows' mean length (tokens per row,
     the end token included); best of the Hugging Face forward and the direct decoder (one op
     at a time, or one batch per thread as ``generate`` runs them);
-(b) constrained: ``sampler.sample(rows)`` in a fresh process, ``--reps`` times, the fastest
-    kept as (a) keeps its fastest (the most resident memory of any is ``peak_rss_mb``); every
-    completion is a valid row. The first process then samples ``--reps`` more times with the
-    same seed, the constraint's caches warm (best kept: ``ceiling_fraction_warm``); the target
-    is the cold call's, as a run samples once;
+(b) constrained: ``sampler.sample(rows)`` in a fresh process, ``--reps`` times, each process
+    then measuring (a) on the same model (the most resident memory of any is
+    ``peak_rss_mb``); every completion is a valid row. The first process also samples
+    ``--reps`` more times with the same seed, the constraint's caches warm (best kept:
+    ``ceiling_fraction_warm``); the target is the cold call's, as a run samples once;
 (b') free: the same with ``decoding="free"``: sample, check, continue and sample again until
     ``rows`` valid rows (or patience runs out);
 (c) naive, as the published code samples (``scripts/published_sampling.py``): ``model.generate``
@@ -39,11 +39,11 @@ and the engine's own prompts, serialiser, parser and strict check.
     batches (``bench_training.py``); ``train_ceiling_fraction`` is the lower of the two.
 
 ``ceiling_fraction`` is (b)'s valid rows/s against (a) turned into rows by the mean completion's
-tokens (everything ``sample`` does counts), each (b) paired with an (a) measured right after it
-in the same process, the median of ``--reps`` pairs kept (the machine's speed drifts by a fifth
-between processes minutes apart, which two figures measured apart turn into the ratio's error);
-``decode_fraction`` is (b)'s generated tokens/s against (a). The line before the last says which of issue 23's five targets are met: >= 0.7 of
-the ceiling, constrained >= 0.8 of free, < 2 GB, >= 10x the naive loop (c) of the same run,
+tokens (everything ``sample`` does counts), each (b) paired with the (a) measured right after
+it in the same process, the median of ``--reps`` pairs kept (the machine's speed drifts by a
+fifth between processes minutes apart, which two figures measured apart turn into the ratio's
+error); ``decode_fraction`` is (b)'s generated tokens/s against its (a). The line before the
+last says which of issue 23's five targets are met: >= 0.7 of the ceiling, constrained >= 0.8 of free, < 2 GB, >= 10x the naive loop (c) of the same run,
 ``train_ceiling_fraction`` >= 0.7. ``--backbone <folder>`` runs the same on a Hugging Face
 folder (``scripts/make_local_backbone.py`` writes one of distilgpt2's size), e.g.
 ``--backbone /tmp/distil --budget paper --set epochs=1 --rows 500``; ``--precision bf16`` trains
@@ -315,7 +315,8 @@ def main(argv=None) -> None:
                                 args.reps if i == 0 else 0, pair)
                 for i in range(max(1, args.reps))]
         for r in cold:
-            r["fraction"] = r["valid"] / r["seconds"] * (r["tokens"] / r["completions"]) / r["ceiling"]
+            per_row = r["tokens"] / r["completions"]
+            r["fraction"] = r["valid"] / r["seconds"] * per_row / r["ceiling"]
         b = sorted(cold, key=lambda r: r["fraction"])[(len(cold) - 1) // 2]
         b = {**b, "peak_rss_mb": max(r["peak_rss_mb"] for r in cold)}
         w = cold[0]  # the process that also sampled warm
@@ -339,8 +340,8 @@ def main(argv=None) -> None:
     per_row = b["tokens"] / b["completions"]  # the workload's tokens per row (end token too)
     prompts = engine_prompts(sampler, args.compare_rows, args.seed)
     a = ceiling(sampler.lm_, prompts, budget.gen_batch_size, max(1, round(per_row)), args.reps)
-    print(f"(a) ceiling in this process, by decoder, {len(prompts)} of the engine's prompts in batches of "
-          f"{budget.gen_batch_size}, {max(1, round(per_row))} tokens a row: "
+    print(f"(a) ceiling in this process, by decoder, {len(prompts)} of the engine's prompts in "
+          f"batches of {budget.gen_batch_size}, {max(1, round(per_row))} tokens a row: "
           + ", ".join(f"{k} {v:.0f} tok/s" for k, v in a.items()))
     c = naive(sampler, args.rows, args.seed)
     print(
@@ -360,6 +361,8 @@ def main(argv=None) -> None:
     free_per_s = f["valid"] / f["seconds"]
     # The ceiling in rows: its tokens/s over the workload's tokens per row (mean completion).
     fraction = b["fraction"]  # the median pair's, its ceiling measured beside it
+    warm_fraction = (w["valid"] / w["warm_seconds"] * per_row / w["ceiling"]
+                     if w["warm_seconds"] < float("inf") else float("nan"))  # --reps 0: none
     figures = {
         "ceiling_fraction": fraction,
         "constrained_vs_free": 1.0 - e["constraint_share"],
@@ -376,7 +379,7 @@ def main(argv=None) -> None:
         f"speedup_vs_naive={figures['speedup_vs_naive']:.2f} "
         f"free_valid_rows_per_s={free_per_s:.0f} "
         f"ceiling_fraction={fraction:.2f} "
-        f"ceiling_fraction_warm={w['valid'] / w['warm_seconds'] * per_row / w['ceiling']:.2f} "
+        f"ceiling_fraction_warm={warm_fraction:.2f} "
         f"decode_fraction={b['tokens_per_second'] / b['ceiling']:.2f} "
         f"constrained_vs_free={figures['constrained_vs_free']:.2f} "
         f"constrained_vs_free_completions={e['constrained'] / e['free']:.2f} "

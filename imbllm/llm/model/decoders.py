@@ -126,8 +126,8 @@ class GPT2Decoder:
         )
 
     def _ln(self, x, wb):
-        # torch.layer_norm is the kernel F.layer_norm calls, without its per-call Python
-        # (a tenth of a sampling thread's time holding the interpreter lock).
+        # torch.layer_norm is the kernel F.layer_norm calls, without its per-call Python (the
+        # F.layer_norm line was a tenth of the sampling threads' samples holding the lock).
         return torch.layer_norm(x, self.width, wb[0], wb[1], self.eps, False)
 
     def _mlp(self, x, block):
