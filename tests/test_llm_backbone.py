@@ -82,6 +82,18 @@ def test_build_compact_is_seeded_and_leaves_global_rng_alone():
     assert a.device.type == "cpu"
 
 
+def test_compact_dropout_is_the_configs_and_zero_trains_deterministically():
+    ids = torch.tensor([[3, 5, 7, 9, 11]])
+    lm = tiny_lm(0)  # llm.dropout defaults to 0
+    assert lm.model.config.resid_pdrop == lm.model.config.attn_pdrop == 0.0
+    lm.model.train()
+    assert torch.equal(lm.model(input_ids=ids).logits, lm.model(input_ids=ids).logits)
+    noisy = tiny_lm(0, dropout=0.5)
+    assert noisy.model.config.embd_pdrop == 0.5
+    noisy.model.train()
+    assert not torch.equal(noisy.model(input_ids=ids).logits, noisy.model(input_ids=ids).logits)
+
+
 def test_config_from_dict_ignores_group_name():
     cfg = LLMConfig.from_dict({"name": "compact", "n_layer": 2, "lora": True})
     assert cfg.n_layer == 2 and cfg.lora and cfg.name_or_path == "compact"

@@ -17,7 +17,8 @@ ROWS = [
     "animal is spider, colour is brown, legs is 8",
     "animal is snake, colour is green, legs is 0",
 ] * 3
-TINY = LLMConfig(n_layer=1, n_head=2, n_embd=32, vocab_size=300, n_positions=64)
+# Dropout on (the compact default is off), so that resuming must restore the global generator.
+TINY = LLMConfig(n_layer=1, n_head=2, n_embd=32, vocab_size=300, n_positions=64, dropout=0.1)
 # A row cap, so that each epoch draws its subset from the loop's generator, and dropout, which
 # draws from torch's global one: both must be restored for the weights to match.
 BUDGET = Budget(epochs=5, batch_size=4, learning_rate=1e-2, max_rows_per_epoch=8)

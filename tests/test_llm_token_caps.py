@@ -1,5 +1,5 @@
 """A budget that fits the table: ``max_train_tokens`` cuts rows per epoch, then epochs;
-``ImbLLM()`` with no budget caps its training, the paper's presets do not."""
+``ImbLLM()`` with no budget caps its training; of the presets only ``compact`` does, lower."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from imbllm.llm.model.config import (
     LLMConfig,
     fit_to_tokens,
 )
+from imbllm.llm.pretrain import pretrain_budget
 from imbllm.testing import rare_table, wide_table
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "budget"
@@ -32,7 +33,7 @@ def test_a_cap_cuts_rows_per_epoch_first_then_epochs():
     assert fit_to_tokens(50, 300, 20.0, 100_000) == (16, 300)         # a small table: every row
 
 
-def test_imbllm_without_a_budget_caps_its_tokens_and_the_presets_do_not():
+def test_imbllm_without_a_budget_caps_its_tokens_and_only_compact_of_the_presets_does():
     config = LLMConfig()
     budget, tune = resolve_budget(None, {}, config)
     assert (budget.max_train_tokens, budget.pretrain_max_train_tokens) == (
@@ -40,10 +41,15 @@ def test_imbllm_without_a_budget_caps_its_tokens_and_the_presets_do_not():
     assert tune.max_train_tokens == TABLE_FITTED["max_train_tokens"]
     assert resolve_budget(None, {"epochs": 3}, config)[0].max_train_tokens is not None
     assert resolve_budget({"epochs": 3}, {}, config)[0].max_train_tokens is None
-    for preset in ("paper", "compact", "smoke"):
+    for preset in ("paper", "smoke"):
         values = yaml.safe_load((CONF / f"{preset}.yaml").read_text())
         b, _ = resolve_budget(values, {}, config)
         assert (b.max_train_tokens, b.pretrain_max_train_tokens) == (None, None), preset
+    # The grid's budget caps below the defaults' caps (issue 23: half paper_llm_pretrained's hours).
+    b, tune = resolve_budget(yaml.safe_load((CONF / "compact.yaml").read_text()), {}, config)
+    assert (b.max_train_tokens, b.pretrain_max_train_tokens) == (150_000, 400_000)
+    assert tune.max_train_tokens == 150_000
+    assert pretrain_budget(b).max_train_tokens == 400_000
 
 
 def test_a_bad_cap_names_its_key():

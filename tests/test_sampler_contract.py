@@ -70,6 +70,7 @@ CASES = [
     (["method=great", "llm.device=cuda:7"], "llm.device='cuda:7' is not valid: this host has"),
     (["method=taptap", "llm.tokenizer_split=bytes"], "llm.tokenizer_split='bytes' is not valid: must be a str among"),
     (["method=imbllm", "llm.lora_dropout=1.5"], "llm.lora_dropout=1.5 is not valid"),
+    (["method=great", "llm.dropout=-0.1"], "llm.dropout=-0.1 is not valid"),
     (["method=imbllm", "llm.pretrain=twice"], "llm.pretrain='twice' is not valid: must be None or a str among"),
 ]
 

@@ -235,6 +235,9 @@ def _compact_model(config: LLMConfig, tokenizer, n_positions: int):
         # tanh approximation, and on CPUs PyTorch's exact kernel is the fastest (~18x the
         # fused tanh one, ~4x the five-op formula, measured with torch 2.13).
         activation_function="gelu",
+        resid_pdrop=config.dropout,
+        embd_pdrop=config.dropout,
+        attn_pdrop=config.dropout,
     )
     return GPT2LMHeadModel(gpt_config)
 
