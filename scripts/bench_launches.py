@@ -74,7 +74,12 @@ def killed(uri, work, grid=GRID, n_jobs=2, kill_after=4, timeout=6, experiment=E
     while p.poll() is None:
         c = counts(uri, experiment)
         if c["finished"] >= kill_after and c["running"]:
-            break
+            # Freeze the launch and look again: on a loaded machine the running cell could
+            # finish between the look and the kill, which would leave no orphan.
+            os.killpg(p.pid, signal.SIGSTOP)
+            if counts(uri, experiment)["running"]:
+                break
+            os.killpg(p.pid, signal.SIGCONT)
         time.sleep(0.2)
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
