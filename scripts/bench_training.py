@@ -5,9 +5,9 @@ Imported by ``bench_generation.py``; its figures come from the fit that script m
 - achieved: real (non-pad) tokens per second of the training loop, per stage (pretraining and
   fine-tuning), as the loop itself reports them (``train_tokens_per_second``: tokenising,
   batching, padding, the optimiser and the schedule included);
-- ceiling: forward+backward of the same model in training mode (its dropout, if any, on), on dense batches of
-  the stage's batch size and its mean real tokens per row, with no padding and nothing else,
-  best of ``reps`` (at least 20) timed steps after one warm-up step;
+- ceiling: forward+backward of the same model in training mode (its dropout, if any, on), on
+  dense batches of the stage's batch size and its mean real tokens per row, with no padding and
+  nothing else, best of ``reps`` (at least 20) timed steps after one warm-up step;
 - ``train_ceiling_fraction`` = achieved / ceiling (target >= 0.7).
 """
 
