@@ -62,37 +62,38 @@ def _pick(values: pd.Series, preferred):
     return values.mode().iloc[0]
 
 
-def build_report(
-    runs: pd.DataFrame, out_dir: str | Path, options: ReportOptions | None = None, *,
-    load_synthetic: Callable[[pd.Series], pd.DataFrame | None] | None = None,
-    load_real: Callable[[str, int, float], tuple] | None = None,
-) -> Path:
-    """Write ``out_dir/report.md``, its README block ``out_dir/summary.md``
-    (:mod:`imbllm.analysis.summary`) and ``out_dir/figures/*.png``; return the report path.
+@dataclass
+class _Slices:
+    """The parts of a run frame that the report's sections read."""
 
-    ``load_synthetic(run_row)`` returns a run's synthetic feature rows; ``load_real(dataset,
-    seed, ratio)`` returns ``(R, U, numeric, categorical)``. The defaults read the MLflow
-    artifact and rebuild the split; tests pass stand-ins.
-    """
+    opt: ReportOptions
+    header: pd.DataFrame  # the runs the header counts
+    scratch: pd.DataFrame
+    interp: pd.DataFrame
+    new: pd.DataFrame  # generators from after the paper
+    peers: pd.DataFrame
+    at_ratio: pd.DataFrame
+    competing: pd.DataFrame  # the paper's rows and their variants, without upper bounds
+    ranked: pd.DataFrame  # the paper's rows alone
+    ratio: float
+    protocol: str
+    classifier: str
+
+
+def _slices(runs: pd.DataFrame, options: ReportOptions | None) -> _Slices:
     reg = registry()
     opt = options or ReportOptions()
     opt = dataclasses.replace(opt, reference=opt.reference or reg.proposed)
     side = runs["experiment"].isin([opt.scratch_experiment, opt.interpolation_experiment])
     scratch = runs[runs["experiment"] == opt.scratch_experiment]
     interp = runs[runs["experiment"] == opt.interpolation_experiment]
-    runs = runs[~side]
-    header_runs = runs
+    header = runs = runs[~side]
     # Generators from after the paper and peer implementations have sections of their own; the
     # paper's comparison stays as the paper set it.
     runs, new, peers = contenders.split(runs)
     if runs.empty:
         raise ValueError(f"{opt.source} holds no finished runs outside the comparison "
                          "experiments; run a sweep first (imbllm-bench -m experiment=...).")
-    out_dir, fig_dir = Path(out_dir), Path(out_dir) / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    for old in fig_dir.glob("*.png"):
-        if old.name.startswith(FIGURE_PREFIXES):
-            old.unlink()  # figures of methods or datasets no longer in the store
     for name, wanted in (("ratio", opt.ratio), ("protocol", opt.protocol),
                          ("classifier", opt.classifier)):
         if wanted is not None and not (runs[name] == wanted).any():
@@ -107,8 +108,41 @@ def build_report(
     # the pooled ranks and tests hold the paper's rows, as in its main table.
     competing = at_ratio[~at_ratio["method"].isin(reg.upper_bounds)]
     ranked = competing[~competing["method"].isin(reg.variants)]
+    return _Slices(opt, header, scratch, interp, new, peers, at_ratio, competing, ranked,
+                   ratio, protocol, classifier)
 
-    md = [_header(header_runs, opt, ratio, protocol, classifier)]
+
+def verdicts(runs: pd.DataFrame, options: ReportOptions | None = None) -> list[tuple[str, str]]:
+    """``(claim, verdict)`` per claim on ``runs``, sliced as :func:`build_report` slices them
+    (the README block's lines)."""
+    part = _slices(runs, options)
+    return claims.verdicts(part.competing, part.classifier, part.protocol, part.opt.alpha)
+
+
+def build_report(
+    runs: pd.DataFrame, out_dir: str | Path, options: ReportOptions | None = None, *,
+    load_synthetic: Callable[[pd.Series], pd.DataFrame | None] | None = None,
+    load_real: Callable[[str, int, float], tuple] | None = None,
+) -> Path:
+    """Write ``out_dir/report.md``, its README block ``out_dir/summary.md``
+    (:mod:`imbllm.analysis.summary`) and ``out_dir/figures/*.png``; return the report path.
+
+    ``load_synthetic(run_row)`` returns a run's synthetic feature rows; ``load_real(dataset,
+    seed, ratio)`` returns ``(R, U, numeric, categorical)``. The defaults read the MLflow
+    artifact and rebuild the split; tests pass stand-ins.
+    """
+    reg = registry()
+    part = _slices(runs, options)
+    opt, ratio, protocol, classifier = part.opt, part.ratio, part.protocol, part.classifier
+    at_ratio, competing, ranked = part.at_ratio, part.competing, part.ranked
+    new, peers, scratch, interp = part.new, part.peers, part.scratch, part.interp
+    out_dir, fig_dir = Path(out_dir), Path(out_dir) / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for old in fig_dir.glob("*.png"):
+        if old.name.startswith(FIGURE_PREFIXES):
+            old.unlink()  # figures of methods or datasets no longer in the store
+
+    md = [_header(part.header, opt, ratio, protocol, classifier)]
     synth = competing[competing["protocol"] == protocol]
     synth = synth[synth["dum"].notna()] if "dum" in synth.columns else synth.iloc[:0]
     comparisons = ranks.comparisons(
