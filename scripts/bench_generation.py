@@ -74,8 +74,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# (a)'s ceiling, (c)'s loop and (t)'s ceiling, from the modules beside this one (running a script puts its
-# folder on the path).
+# (a)'s ceiling, (c)'s loop and (t)'s ceiling, from the modules beside this one (running a
+# script puts its folder on the path).
 from bench_ceiling import ceiling  # noqa: E402
 from bench_training import stage_figures  # noqa: E402
 from published_sampling import naive  # noqa: E402

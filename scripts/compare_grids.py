@@ -28,14 +28,12 @@ def rows_made(runs: pd.DataFrame) -> pd.DataFrame:
     asked), ``least`` (the smallest share made) and ``least_valid`` (the smallest share of
     schema-valid completions, counting those a labeller then dropped: Pred-LLM keeps only the
     rows its model labels minority)."""
-    from imbllm.analysis.llm_rows import LABEL_REJECTIONS, llm_runs
+    from imbllm.analysis.llm_rows import samplings
 
-    sub = llm_runs(runs)
+    sub = samplings(runs)
     if sub.empty:
         return pd.DataFrame(columns=["samplings", "complete", "least", "least_valid"])
-    dropped = sum((sub[c].fillna(0) for c in LABEL_REJECTIONS if c in sub), 0)
-    made = sub["n_valid"] / sub["n_requested"]
-    valid = (sub["n_valid"] + dropped) / sub["n_requested"]
+    made, valid = sub["made"] / sub["asked"], sub["valid"] / sub["asked"]
     keys = [sub["protocol"], sub["method"]]
     return pd.DataFrame({"samplings": made.groupby(keys).size(),
                          "complete": (made >= MADE).groupby(keys).sum(),
@@ -85,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     others = read_runs(args.runs) if args.runs else before.iloc[:0]
     others = others[~others["experiment"].isin(names)]
 
-    print(f"{names.pop()}: {len(before)} runs before, {len(after)} after\n")
+    print(f"{names.pop()}: {len(before)} runs before, {len(after)} after; the claims pool them "
+          f"with {len(others)} runs of other experiments\n")
     print(f"language-model samplings making >= {MADE:.0%} of the rows asked:")
     print(side_by_side(rows_made(before), rows_made(after)) + "\n")
     print(f"mean scores ({args.classifier}):")

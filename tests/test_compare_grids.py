@@ -53,20 +53,24 @@ def test_a_verdict_that_moves_is_marked(tmp_path, capsys):
     worse = (after["method"] == "imbllm") & (after["protocol"] == "published")
     for col in ("f1_published", "auc_published"):
         after.loc[worse, col] -= 0.5  # last on both on every dataset
-    other = make_runs(n_datasets=2).assign(experiment="grid")  # the compared experiment: left out
+    other = make_runs(n_datasets=2)
     paths = {}
-    for name, frame in (("before", before), ("after", after), ("other", other)):
+    frames = (("before", before), ("after", after), ("same", other.assign(experiment="grid")),
+              ("other", other.assign(experiment="classical")))
+    for name, frame in frames:
         paths[name] = tmp_path / f"{name}.csv.gz"
         frame.to_csv(paths[name], index=False)
     assert main(["--before", str(paths["before"]), "--after", str(paths["after"]),
-                 "--runs", str(paths["other"])]) == 0
+                 "--runs", str(paths["same"]), str(paths["other"])]) == 0
     text = capsys.readouterr().out
+    # the compared experiment's own records in --runs are left out, the others pooled
+    assert (f"grid: {len(before)} runs before, {len(after)} after; the claims pool them with "
+            f"{len(other)} runs of other experiments") in text
     claims = [line for line in text.splitlines() if line.startswith("- ")]
     assert len(claims) == 4
     published = [line for line in claims if "(published protocol)" in line]
     assert len(published) == 1 and published[0].endswith("-> Not supported  (changed)")
     assert sum("(changed)" in line for line in claims) == 1
-    assert f"grid: {len(before)} runs before, {len(after)} after" in text
 
 
 def test_two_experiments_are_refused(tmp_path, capsys):

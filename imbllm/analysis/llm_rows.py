@@ -36,24 +36,37 @@ def _column(sub: pd.DataFrame, name: str) -> pd.Series:
     return sub[name] if name in sub else pd.Series(float("nan"), index=sub.index)
 
 
-def made_counts(runs: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """Per dataset and method, summed over seeds: ``asked``, ``made`` (rows the sampler
-    returned), ``valid`` (completions that passed the schema check: rows made plus those a
-    labeller then dropped), ``minority`` (rows the classifier saw as synthetic minority; NaN
-    where a run predates that count), ``seeds`` and ``relabels`` (the method's labeller may
-    relabel or drop valid rows, so valid and minority rows are reported apart)."""
+_SAMPLING = ("dataset", "method", "protocol", "seed", "asked", "made", "valid", "minority",
+             "repaired", "relabels")
+
+
+def samplings(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per language-model sampling: its keys (``dataset, method, protocol, seed``),
+    ``asked``, ``made`` (rows the sampler returned), ``valid`` (completions that passed the
+    schema check: rows made plus those a labeller then dropped), ``minority`` (rows the
+    classifier saw as synthetic minority; NaN where a run predates that count), ``repaired``
+    and ``relabels`` (the method's labeller may relabel or drop valid rows)."""
     sub = llm_runs(runs)
-    sub = sub[sub["protocol"] == protocol]
     if sub.empty:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=_SAMPLING)
     dropped = sum((_column(sub, c).fillna(0) for c in LABEL_REJECTIONS), 0)
-    counts = pd.DataFrame({
-        "dataset": sub["dataset"], "method": sub["method"], "seed": sub["seed"],
-        "asked": sub["n_requested"], "made": sub["n_valid"], "valid": sub["n_valid"] + dropped,
-        "minority": _column(sub, "n_synthetic_minority"),
+    return pd.DataFrame({
+        "dataset": sub["dataset"], "method": sub["method"], "protocol": sub["protocol"],
+        "seed": sub["seed"], "asked": sub["n_requested"], "made": sub["n_valid"],
+        "valid": sub["n_valid"] + dropped, "minority": _column(sub, "n_synthetic_minority"),
         "repaired": _column(sub, "n_repaired_cells").fillna(0),
         "relabels": _column(sub, "label").isin(RELABELLING) | (dropped > 0),
     })
+
+
+def made_counts(runs: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """Per dataset and method, the :func:`samplings` of ``protocol`` summed over seeds:
+    ``asked``, ``made``, ``valid``, ``repaired``, ``minority`` (NaN unless every seed counted
+    it), ``seeds`` and ``relabels`` (so valid and minority rows are reported apart)."""
+    counts = samplings(runs)
+    counts = counts[counts["protocol"] == protocol]
+    if counts.empty:
+        return pd.DataFrame()
     g = counts.groupby(["dataset", "method"])
     out = g[["asked", "made", "valid", "repaired"]].sum()
     out["minority"] = g["minority"].sum(min_count=1).where(g["minority"].count() == g.size())
