@@ -67,24 +67,6 @@ def _old_params(d: dict) -> dict[str, str]:
     return {k: v[:6000] for k, v in flatten({**cell, "config": d}).items()}
 
 
-#: Committed records made with ``budget=compact`` and ``llm=compact`` as they were before issue 23
-#: (generation batch 100, no token caps, no ``llm.dropout`` key): their keys are checked against
-#: today's config with those changes taken back (:func:`_earlier_compact`).
-EARLIER_COMPACT = {"paper_llm_pretrained", "imbllm_interpolation"}
-
-
-def _earlier_compact(d: dict) -> dict:
-    """The resolved config ``d`` as the compact presets made it before issue 23 (the sampler
-    holds its own resolved copies of ``llm`` and ``budget``)."""
-    def back(c: dict) -> dict:
-        budget = {k: v for k, v in c["budget"].items()
-                  if k not in ("max_train_tokens", "pretrain_max_train_tokens")}
-        llm = {k: v for k, v in c["llm"].items() if k != "dropout"}
-        return {**c, "budget": {**budget, "gen_batch_size": 100}, "llm": llm}
-
-    return {**back(d), "method": {**d["method"], "sampler": back(d["method"]["sampler"])}}
-
-
 def _committed_cells():
     """``(record, resolved config)`` of every committed run whose key today's config makes.
 
@@ -115,8 +97,6 @@ def _committed_cells():
                     cfg.method.interpolation_ratio = o.value()
                 d = cli.plain(cfg)
                 assert d["dataset"] == cli.plain(groups[("dataset", d["dataset"]["name"])])
-                if exp in EARLIER_COMPACT:
-                    d = _earlier_compact(d)
                 for r in cells.itertuples():
                     yield r, {**d, "dataset": cli.plain(groups[("dataset", r.dataset)])}
 
