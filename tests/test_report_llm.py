@@ -37,6 +37,17 @@ def test_rows_made_by_language_model_methods_are_counted_per_protocol():
     assert made_table(runs.drop(columns=["n_valid"]), "corrected") == ""
 
 
+def test_each_interpolation_amount_is_its_own_sampling():
+    from imbllm.analysis.llm_rows import made_counts, samplings
+
+    base = dict(ratio=0.2, dataset="ds00", method="imbllm", protocol="corrected", seed=0)
+    runs = pd.DataFrame([
+        {**base, "classifier": c, "interpolation_ratio": r, "n_valid": v, "n_requested": 40}
+        for r, v in ((0.5, 40), (2.0, 10)) for c in ("xgboost", "catboost")])
+    assert sorted(samplings(runs)["made"]) == [10, 40]
+    assert made_counts(runs, "corrected").loc[("ds00", "imbllm"), ["asked", "made"]].tolist() == [80, 50]
+
+
 def test_rows_of_relabelling_methods_report_valid_and_minority_rows_apart():
     from imbllm.analysis.llm_rows import made_counts, made_table
 

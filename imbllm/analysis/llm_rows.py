@@ -18,12 +18,17 @@ from imbllm.results import method_order
 _NEEDED = ("n_valid", "n_requested")
 
 
+#: What tells two samplings apart; the classifiers of one cell share its synthetic rows. The
+#: interpolation amount is swept within one method (``imbllm_interpolation``).
+_SAMPLING_KEY = ("dataset", "method", "protocol", "ratio", "seed", "interpolation_ratio")
+
+
 def llm_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per language-model sampling (the classifiers share the synthetic rows)."""
+    """One row per language-model sampling."""
     if any(c not in runs.columns for c in _NEEDED):
         return runs.iloc[:0]
     sub = runs[runs["n_valid"].notna() & runs["n_requested"].notna()]
-    return sub.drop_duplicates(["dataset", "method", "protocol", "ratio", "seed"])
+    return sub.drop_duplicates([c for c in _SAMPLING_KEY if c in sub.columns])
 
 
 #: Rejections after the schema check: the row was valid, its label was not the minority's.
