@@ -65,7 +65,8 @@ def samplings(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def made_counts(runs: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """Per dataset and method, the :func:`samplings` of ``protocol`` summed over seeds:
+    """Per dataset and method, the :func:`samplings` of ``protocol`` summed over seeds (and
+    interpolation amounts, where a sweep varies them):
     ``asked``, ``made``, ``valid``, ``repaired``, ``minority`` (NaN unless every seed counted
     it), ``seeds`` and ``relabels`` (so valid and minority rows are reported apart)."""
     counts = samplings(runs)

@@ -123,9 +123,9 @@ def write_tables(runs: pd.DataFrame, out_dir: str | Path, experiment: str) -> li
             continue  # no language-model runs
         head = (
             f"# Rows made by the language-model methods — {experiment}, protocol={mode}\n\n"
-            "Valid rows made / rows asked, summed over seeds and interpolation amounts (×n: "
-            "seeds); TapTap and Pred-LLM, whose labellers relabel or drop valid rows: valid rows "
-            "and rows labelled minority.\n"
+            "Valid rows made / rows asked, summed over seeds and, where swept, interpolation "
+            "amounts (×n: seeds); TapTap and Pred-LLM, whose labellers relabel or drop valid "
+            "rows: valid rows and rows labelled minority.\n"
             f"Runs: {sweep_commands(part)}; {this_file}.\n\n"
         )
         written.append(_write(out_dir / experiment / f"{mode}_rows_made.md", head, body,
